@@ -1,0 +1,1 @@
+"""Tests of the functional-test harness itself: each real component starts and has its production properties."""
