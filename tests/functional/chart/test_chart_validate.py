@@ -1,0 +1,172 @@
+"""Strict schema validation of everything the chart renders.
+
+Built-in kinds: kubernetes-validate --strict (offline schemas) for Kubernetes 1.31 and 1.35.
+Custom resources (KEDA, External Secrets Operator, Prometheus Operator): jsonschema against the
+openAPIV3Schema of the served CRD version, with unknown fields rejected.
+Covers every environment and a pairwise covering set of toggle combinations.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+# Each dimension: name -> {option: values overlay}. Overlays are merged onto the dev environment.
+DIMENSIONS: dict[str, dict[str, dict]] = {
+    "api_autoscaling": {
+        "off": {"api": {"autoscaling": {"enabled": False}, "replicaCount": 2,
+                        "podDisruptionBudget": {"enabled": True, "minAvailable": 1}}},
+        "on": {"api": {"autoscaling": {"enabled": True}, "podDisruptionBudget": {"enabled": True}}},
+    },
+    "worker_autoscaling": {
+        "disabled": {"worker": {"autoscaling": {"enabled": False}}},
+        "keda": {"worker": {"autoscaling": {"enabled": True, "engine": "keda", "minReplicas": 0,
+                                            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}}}}},
+        "keda_formula": {"worker": {"autoscaling": {
+            "enabled": True, "engine": "keda", "minReplicas": 2, "maxReplicas": 12,
+            "keda": {"scalingModifiersFormula": "pending_0 + processing_1", "activationListLength": 1}},
+            "podDisruptionBudget": {"enabled": True, "minAvailable": 1}}},
+        "hpa": {"worker": {"autoscaling": {"enabled": True, "engine": "hpa", "minReplicas": 1,
+                                           "behavior": {"scaleUp": {"policies": [
+                                               {"type": "Pods", "value": 2, "periodSeconds": 60}]}}}}},
+    },
+    "ingress": {
+        "off": {"ingress": {"enabled": False}},
+        "tls": {"ingress": {"enabled": True, "className": "nginx",
+                            "hosts": [{"host": "api.example.com", "paths": [{"path": "/", "pathType": "Prefix"}]}],
+                            "tls": [{"secretName": "api-tls", "hosts": ["api.example.com"]}]}},
+    },
+    "stores": {
+        "in_cluster": {},
+        "external": {"postgresql": {"enabled": False}, "redis": {"enabled": False},
+                     "externalDatabase": {"host": "db.example.com"},
+                     "externalRedis": {"host": "cache.example.com", "port": 6380, "tls": True},
+                     "networkPolicy": {"egress": {"database": {"cidrs": ["10.0.16.0/20"]}}}},
+    },
+    "secrets": {
+        "create": {"secrets": {"create": True, "values": {"DATABASE_PASSWORD": "pw"}, "extra": {"API_KEY": "k"}}},
+        "existing": {"secrets": {"create": False, "existingSecret": "nl2api-credentials"}},
+        "external_aws": {"secrets": {"create": False, "externalSecret": {
+            "enabled": True,
+            "data": [{"secretKey": "DATABASE_PASSWORD", "remoteRef": {"key": "nl2api/db", "property": "password"}}],
+            "secretStore": {"create": True, "provider": "aws", "aws": {"region": "eu-west-1"},
+                            "serviceAccount": {"annotations": {
+                                "eks.amazonaws.com/role-arn": "arn:aws:iam::000000000000:role/eso"}}}}}},
+        "external_azure": {"secrets": {"create": False, "externalSecret": {
+            "enabled": True, "dataFrom": [{"extract": {"key": "nl2api"}}],
+            "secretStore": {"create": True, "provider": "azure",
+                            "azure": {"vaultUrl": "https://kv-nl2api.vault.azure.net",
+                                      "tenantId": "00000000-0000-0000-0000-000000000000"}}}}},
+        "external_cluster_store": {"secrets": {"create": False, "externalSecret": {
+            "enabled": True, "targetName": "nl2api-app",
+            "secretStoreRef": {"kind": "ClusterSecretStore", "name": "platform-vault"},
+            "data": [{"secretKey": "REDIS_PASSWORD", "remoteRef": {"key": "redis", "version": "AWSCURRENT"}}]}}},
+    },
+    "service_monitor": {
+        "off": {"metrics": {"serviceMonitor": {"enabled": False}}},
+        "on": {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"},
+                                              "relabelings": [{"action": "replace", "targetLabel": "team",
+                                                               "replacement": "nl2api"}]}}},
+    },
+    "otel_collector": {
+        "off": {"otelCollector": {"enabled": False}},
+        "on": {"otelCollector": {"enabled": True, "replicaCount": 2,
+                                 "podDisruptionBudget": {"enabled": True, "minAvailable": 1}}},
+    },
+    "network_policy": {
+        "on": {"networkPolicy": {"enabled": True}},
+        "off": {"networkPolicy": {"enabled": False}},
+    },
+}
+
+
+def pairwise(dimensions: dict[str, dict[str, dict]]) -> list[dict[str, str]]:
+    """Greedy pairwise covering set: every pair of options of two dimensions appears at least once."""
+    names = list(dimensions)
+    uncovered = {
+        (a, oa, b, ob)
+        for a, b in itertools.combinations(names, 2)
+        for oa in dimensions[a] for ob in dimensions[b]
+    }
+    rows: list[dict[str, str]] = []
+    candidates = [dict(zip(names, combo)) for combo in itertools.product(*(list(dimensions[n]) for n in names))]
+    while uncovered:
+        def gain(row):
+            return sum(1 for a, b in itertools.combinations(names, 2) if (a, row[a], b, row[b]) in uncovered)
+        best = max(candidates, key=gain)
+        rows.append(best)
+        uncovered -= {(a, best[a], b, best[b]) for a, b in itertools.combinations(names, 2)}
+    return rows
+
+
+COMBINATIONS = pairwise(DIMENSIONS)
+
+
+def overlay(h, combo: dict[str, str]) -> dict:
+    values: dict = {}
+    for dim, option in combo.items():
+        values = h.deep_merge(values, DIMENSIONS[dim][option])
+    return values
+
+
+def combo_id(combo: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in combo.items())
+
+
+def test_environment_validates(chart, h, environment, k8s_version, crds_available):
+    docs = chart.render(environment)
+    assert h.validate_docs(docs, k8s_version) == []
+
+
+def test_defaults_validate(chart, h, k8s_version, crds_available):
+    assert h.validate_docs(chart.render(), k8s_version) == []
+
+
+def test_pairwise_set_covers_every_option():
+    for dim, options in DIMENSIONS.items():
+        assert {row[dim] for row in COMBINATIONS} == set(options), dim
+
+
+@pytest.mark.parametrize("combo", COMBINATIONS, ids=combo_id)
+def test_toggle_combination_validates(chart, h, combo, crds_available):
+    docs = chart.render("dev", overlay(h, combo))
+    for version in h.KUBERNETES_VERSIONS:
+        assert h.validate_docs(docs, version) == []
+    # Every pod restricted in every combination too.
+    problems = [p for name, _meta, spec in h.pod_specs(docs) for p in h.restricted_violations(name, spec)]
+    assert problems == []
+    kinds = {d["kind"] for d in docs}
+    assert ("ScaledObject" in kinds) == combo["worker_autoscaling"].startswith("keda")
+    assert ("ExternalSecret" in kinds) == combo["secrets"].startswith("external")
+    assert ("ServiceMonitor" in kinds) == (combo["service_monitor"] == "on")
+    assert ("Ingress" in kinds) == (combo["ingress"] == "tls")
+    assert ("StatefulSet" in kinds) == (combo["stores"] == "in_cluster")
+    assert ("Secret" in kinds) == (combo["secrets"] == "create")
+
+
+def test_crd_validation_is_strict(chart, h, crds_available):
+    """The custom-resource check really rejects unknown and mistyped fields."""
+    docs = chart.render("prod")
+    so = h.one(docs, "ScaledObject", "rel-nl2api-worker")
+    so["spec"]["triggers"][0]["metadata"]["listLength"] = 5  # must be a string
+    so["spec"]["advanced"]["scalingModifier"] = {}  # typo
+    es = h.one(docs, "ExternalSecret", "rel-nl2api")
+    es["spec"]["refreshInterval"] = 3600
+    errors = h.validate_docs([so, es], "1.31")
+    assert any("scalingModifier" in e for e in errors), errors
+    assert any("listLength" in e or "is not of type 'string'" in e for e in errors), errors
+    assert any(e.startswith("ExternalSecret/") for e in errors), errors
+
+
+def test_builtin_validation_is_strict(chart, h):
+    docs = chart.render("dev")
+    api = h.one(docs, "Deployment", "rel-nl2api-api")
+    api["spec"]["template"]["spec"]["containers"][0]["lifecycle"]["preStop"]["sleep"]["second"] = 1
+    errors = h.validate_docs([api], "1.31")
+    assert errors and "second" in errors[0]
+
+
+def test_unknown_kinds_are_reported(h):
+    errors = h.validate_docs([{"apiVersion": "example.com/v1", "kind": "Nope", "metadata": {"name": "x"}}], "1.31")
+    assert errors and "no schema" in errors[0]
