@@ -52,6 +52,9 @@ install_system_packages() {
   command -v unzip >/dev/null 2>&1 || missing+=(unzip)
   command -v git >/dev/null 2>&1 || missing+=(git)
   command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+  # The images scenario pushes to a real local registry with htpasswd (bcrypt) authentication.
+  [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+  command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "${SKIP_SYSTEM_PACKAGES:-0}" = 1 ]; then
     log "missing system packages (SKIP_SYSTEM_PACKAGES=1, not installing): ${missing[*]}"
@@ -67,6 +70,7 @@ install_system_packages() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The Debian packages start their own services on install; the tests start private instances instead.
   "${sudo[@]}" service redis-server stop >/dev/null 2>&1 || true
+  "${sudo[@]}" service docker-registry stop >/dev/null 2>&1 || true
 }
 
 setup_venv() {

@@ -1,0 +1,1 @@
+"""Configuration, connections and process lifecycle shared by the API and the worker."""

@@ -1,0 +1,1 @@
+"""MCP servers; only entity_resolution exists in the stand-in."""
