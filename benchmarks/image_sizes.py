@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Benchmark: build both nl2api images from the stand-in project and print their sizes and build times.
 
 Builds exactly as tests/functional/images does (offline, `--network none`, the local base image as BASE_IMAGE,

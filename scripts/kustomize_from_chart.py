@@ -57,6 +57,8 @@ class IndentedDumper(yaml.SafeDumper):
 
 def to_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=IndentedDumper, sort_keys=False, width=1000, default_flow_style=False)
+
+
 Key = tuple[str, str]
 
 
@@ -175,7 +177,7 @@ def generate(target: Path) -> None:
             patch_file = f"patches/{slug(kind, name)}.yaml"
             write(overlay / patch_file, HEADER + to_yaml(operations))
             api_version = base[key]["apiVersion"]
-            group, _, version = api_version.rpartition("/")
+            group, version = api_version.rpartition("/")[::2]
             selector = {"group": group, "version": version, "kind": kind, "name": name} if group else {
                 "version": version, "kind": kind, "name": name}
             patches.append({"path": patch_file, "target": selector})
@@ -203,6 +205,23 @@ def trees_differ(left: Path, right: Path) -> list[str]:
 
 
 GENERATED_DIRS = ("base", "overlays")
+SANITY_IGNORE = ROOT / "tests" / "sanity" / "ignore-2.21.txt"
+MULTI_DOCUMENT = "yamllint:multiple-yaml-documents  # Kubernetes manifests: one stream of objects per kind"
+
+
+def sanity_ignore_lines(tree: Path) -> list[str]:
+    """ansible-test's yamllint wants one document per file; Kubernetes manifests are streams of objects."""
+    lines = []
+    for path in sorted(tree.rglob("*.yaml")):
+        if path.read_text(encoding="utf-8").count("\n---\n") > 0:
+            lines.append(f"deploy/k8s/{path.relative_to(tree)} {MULTI_DOCUMENT}")
+    return lines
+
+
+def update_sanity_ignores(tree: Path) -> None:
+    """Keep the ignore file's deploy/k8s entries equal to the generated multi-document files."""
+    kept = [line for line in SANITY_IGNORE.read_text(encoding="utf-8").splitlines() if not line.startswith("deploy/k8s/")]
+    SANITY_IGNORE.write_text("\n".join(kept + sanity_ignore_lines(tree)) + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,14 +235,20 @@ def main(argv: list[str] | None = None) -> int:
             stale = [f"{part}/{path}" for part in GENERATED_DIRS
                      for path in trees_differ(KUSTOMIZE / part, fresh / part)] if all(
                 (KUSTOMIZE / part).is_dir() for part in GENERATED_DIRS) else list(GENERATED_DIRS)
+            expected_ignores = set(sanity_ignore_lines(fresh))
+            present_ignores = {line for line in SANITY_IGNORE.read_text(encoding="utf-8").splitlines()
+                               if line.startswith("deploy/k8s/")}
+            if expected_ignores != present_ignores:
+                stale.append(str(SANITY_IGNORE.relative_to(ROOT)))
             for path in stale:
-                print(f"stale: deploy/k8s/{path}")
+                print(f"stale: deploy/k8s/{path}" if not path.startswith("tests/") else f"stale: {path}")
             if stale:
                 print("deploy/k8s is out of date: run scripts/kustomize_from_chart.py", file=sys.stderr)
             return 1 if stale else 0
         for part in GENERATED_DIRS:
             shutil.rmtree(KUSTOMIZE / part, ignore_errors=True)
             shutil.copytree(fresh / part, KUSTOMIZE / part)
+        update_sanity_ignores(KUSTOMIZE)
     print(f"wrote {os.path.relpath(KUSTOMIZE)}/base and overlays for {', '.join(ENVIRONMENTS)}")
     return 0
 

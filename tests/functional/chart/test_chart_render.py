@@ -168,7 +168,10 @@ def test_local_and_dev(chart, h, env):
     pg = h.one(docs, "StatefulSet", "rel-nl2api-postgresql")
     redis = h.one(docs, "StatefulSet", "rel-nl2api-redis")
     for sts in (pg, redis):
-        assert sts["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 999
+        # A high uid outside the images' /etc/passwd (their own user is 999; checkov CKV_K8S_40).
+        assert {k: v for k, v in sts["spec"]["template"]["spec"]["securityContext"].items()
+                if k in ("runAsUser", "runAsGroup", "fsGroup")} == {"runAsUser": 10001, "runAsGroup": 10001,
+                                                                    "fsGroup": 10001}
     pg_c = pg["spec"]["template"]["spec"]["containers"][0]
     assert re.fullmatch(r"docker\.io/library/postgres:16\.\d+", pg_c["image"])
     assert "pg_isready" in " ".join(pg_c["readinessProbe"]["exec"]["command"])
@@ -521,13 +524,17 @@ def test_worker_probes_and_drain_budget(chart, h):
     docs = chart.render("prod")
     c = container(deployments(h, docs)[WORKER], "worker")
     assert "NL2API_WORKER_HEARTBEAT_FILE" in " ".join(c["livenessProbe"]["exec"]["command"])
-    assert "readinessProbe" not in c
+    # Readiness: the same heartbeat check (rollouts and the PDB wait for a worker whose loop turns).
+    assert c["readinessProbe"]["exec"] == c["livenessProbe"]["exec"]
+    ready, live = c["readinessProbe"], c["livenessProbe"]
+    # A stalled loop leaves the ready set before liveness restarts it.
+    assert ready["periodSeconds"] * ready["failureThreshold"] < live["periodSeconds"] * live["failureThreshold"]
     env = {e["name"]: e.get("value") for e in c["env"]}
     assert env["NL2API_WORKER_DRAIN_SECONDS"] == "25"  # 300 - 270 - 5
-    docs = chart.render("dev", {"worker": {"livenessProbe": None, "drain": {"enabled": False},
+    docs = chart.render("dev", {"worker": {"livenessProbe": None, "readinessProbe": None, "drain": {"enabled": False},
                                            "terminationGracePeriodSeconds": 120}})
     c = container(deployments(h, docs)[WORKER], "worker")
-    assert "livenessProbe" not in c and "lifecycle" not in c
+    assert "livenessProbe" not in c and "readinessProbe" not in c and "lifecycle" not in c
     env = {e["name"]: e.get("value") for e in c["env"]}
     assert env["NL2API_WORKER_DRAIN_SECONDS"] == "115"
     assert "WORKER_DRAIN_FILE" not in env

@@ -1,6 +1,6 @@
 """The shell/Python snippets the chart embeds, executed for real on this machine:
 the in-cluster Redis start script (with a real redis-server), the worker's preStop drain hook and
-heartbeat liveness probe, and the helm test pod's checks against a local HTTP server."""
+heartbeat liveness and readiness probes, and the helm test pod's checks against a local HTTP server."""
 
 from __future__ import annotations
 
@@ -125,9 +125,10 @@ def test_worker_prestop_waits_while_busy(chart, h, tmp_path):
     assert time.monotonic() - start < 4
 
 
-def test_worker_liveness_probe_reads_heartbeat(chart, h, tmp_path):
+@pytest.mark.parametrize("probe_name", ["livenessProbe", "readinessProbe"])
+def test_worker_probes_read_heartbeat(chart, h, tmp_path, probe_name):
     c = container_of(h, chart.render("prod"), "Deployment", "rel-nl2api-worker")
-    probe = c["livenessProbe"]["exec"]["command"]
+    probe = c[probe_name]["exec"]["command"]
     heartbeat = tmp_path / "heartbeat"
     env = {"NL2API_WORKER_HEARTBEAT_FILE": str(heartbeat), "NL2API_WORKER_HEARTBEAT_MAX_AGE": "30"}
     assert run_python_snippet(probe, env).returncode != 0  # no heartbeat yet

@@ -165,5 +165,3 @@ class Builder:
         leftovers = sorted(dangling & self.intermediates)
         if leftovers:
             self.engine.cli.run("image", "rm", *leftovers, check=False)
-
-

@@ -46,7 +46,7 @@ def standin_context(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) 
 @pytest.fixture(scope="session")
 def nl2api_images(docker_engine: DockerEngine, image_builder: Builder, standin_context: Path) -> ImageSet:
     """Both images, built offline from the stand-in with the local base image as BASE_IMAGE."""
-    version, _ = standin_requirements()
+    version = standin_requirements()[0]
     images = ImageSet(docker_engine.base_image, image_size(docker_engine, docker_engine.base_image), version)
     args = standin_build_args(docker_engine.base_image, version)
     for kind in DOCKERFILES:

@@ -1,7 +1,13 @@
-"""The worker image consumes jobs from a real Redis and never loses one: not to SIGTERM, not to SIGKILL."""
+"""The worker image consumes jobs from a real Redis and never loses one: not to SIGTERM, not to SIGKILL.
+
+The queue protocol (tests/nl2api_standin/src/evaluation/worker.py): BLMOVE from the pending list into ONE processing
+list shared by all workers (what the chart's KEDA trigger counts), a lease key per job refreshed while it runs, and
+a reaper in every worker that returns jobs whose lease expired to the pending list.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -15,11 +21,13 @@ from . import containers
 from .build import ImageSet
 
 PENDING = "nl2api:evaluations"
+PROCESSING = "nl2api:evaluations:processing"
 RESULTS = "nl2api:evaluations:results"
+LEASES = "nl2api:evaluations:lease:*"
 
 
-def processing(worker_id: str) -> str:
-    return f"nl2api:evaluations:processing:{worker_id}"
+def lease(raw: str) -> str:
+    return f"nl2api:evaluations:lease:{hashlib.sha256(raw.encode()).hexdigest()}"
 
 
 def start_worker(engine: DockerEngine, images: ImageSet, server: RedisServer, db: int, worker_id: str,
@@ -35,8 +43,10 @@ def push_job(client: redis.Redis, seconds: float) -> tuple[str, str]:
     return job_id, raw
 
 
-def wait_taken(engine: DockerEngine, client: redis.Redis, container: str, worker_id: str, raw: str) -> None:
-    containers.wait_for("the worker to take the job", lambda: raw in client.lrange(processing(worker_id), 0, -1), 60,
+def wait_taken(engine: DockerEngine, client: redis.Redis, container: str, raw: str) -> None:
+    """The job is in the shared processing list, under a lease naming its worker."""
+    containers.wait_for("the worker to take the job",
+                        lambda: raw in client.lrange(PROCESSING, 0, -1) and client.exists(lease(raw)), 60,
                         lambda: containers.logs(engine, container))
 
 
@@ -48,14 +58,13 @@ def test_worker_turns_healthy_and_completes_a_job(
     container = start_worker(docker_engine, nl2api_images, redis_server, redis_db, worker_id,
                              command=containers.CHART_COMMANDS["worker"])
     with redis_server.client(db=redis_db) as client:
-        job_id, _ = push_job(client, 0.5)
+        job_id, _raw = push_job(client, 0.5)
         result = containers.wait_for("the job's result", lambda: client.hget(RESULTS, job_id), 60,
                                      lambda: containers.logs(docker_engine, container))
         assert json.loads(result)["status"] == "done"
         assert json.loads(result)["worker"] == worker_id
-        assert client.llen(PENDING) == 0 and client.llen(processing(worker_id)) == 0
-        # The worker announces itself while it runs (other workers requeue the jobs of dead ones).
-        assert client.exists(f"nl2api:workers:{worker_id}")
+        assert client.llen(PENDING) == 0 and client.llen(PROCESSING) == 0
+        assert not client.keys(LEASES), "a finished job left its lease behind"
 
     containers.wait_healthy(docker_engine, container)
     exit_code, seconds, killed = containers.stop(docker_engine, container, grace=30)
@@ -70,7 +79,7 @@ def test_sigterm_mid_job_finishes_the_job_then_exits_cleanly(
     container = start_worker(docker_engine, nl2api_images, redis_server, redis_db, worker_id)
     with redis_server.client(db=redis_db) as client:
         job_id, raw = push_job(client, 5)
-        wait_taken(docker_engine, client, container, worker_id, raw)
+        wait_taken(docker_engine, client, container, raw)
 
         exit_code, seconds, killed = containers.stop(docker_engine, container, grace=30)
 
@@ -80,7 +89,7 @@ def test_sigterm_mid_job_finishes_the_job_then_exits_cleanly(
         result = client.hget(RESULTS, job_id)
         assert result is not None, f"the job was neither finished nor requeued:\n{logs}"
         assert json.loads(result)["status"] == "done"
-        assert client.llen(processing(worker_id)) == 0
+        assert client.llen(PROCESSING) == 0
         assert client.llen(PENDING) == 0
         assert "SIGTERM received" in logs
 
@@ -94,7 +103,7 @@ def test_sigterm_past_the_drain_time_returns_the_job_to_the_queue(
                              NL2API_WORKER_DRAIN_SECONDS="1")
     with redis_server.client(db=redis_db) as client:
         job_id, raw = push_job(client, 120)
-        wait_taken(docker_engine, client, container, worker_id, raw)
+        wait_taken(docker_engine, client, container, raw)
 
         exit_code, seconds, killed = containers.stop(docker_engine, container, grace=30)
 
@@ -102,31 +111,75 @@ def test_sigterm_past_the_drain_time_returns_the_job_to_the_queue(
         assert seconds < 15
         assert client.hget(RESULTS, job_id) is None
         assert client.lrange(PENDING, 0, -1) == [raw]
-        assert client.llen(processing(worker_id)) == 0
+        assert client.llen(PROCESSING) == 0
+        assert not client.exists(lease(raw))
 
 
-def test_a_killed_workers_job_is_requeued_and_finished_by_its_successor(
+def kill(engine: DockerEngine, container: str) -> float:
+    """SIGKILL (OOM kill, node loss): no handler runs. Returns when it happened."""
+    engine.cli.run("kill", "--signal", "KILL", container)
+    killed_at = time.time()
+    containers.wait_for("the killed worker to exit", lambda: not containers.state(engine, container)["Running"], 30)
+    return killed_at
+
+
+def test_a_killed_workers_job_is_requeued_at_once_by_its_restart(
     docker_engine: DockerEngine, nl2api_images: ImageSet, redis_server: RedisServer, redis_db: int
 ) -> None:
-    """SIGKILL (OOM kill, node loss) leaves the job in the processing list; the next start requeues it."""
+    """SIGKILL leaves the job in the processing list under its lease; the worker's next start (same id: the
+    container restarted in its pod) requeues it at once, without waiting for the lease to expire."""
     worker_id = f"worker-{uuid.uuid4().hex[:6]}"
     first = start_worker(docker_engine, nl2api_images, redis_server, redis_db, worker_id)
     with redis_server.client(db=redis_db) as client:
         job_id, raw = push_job(client, 3)
-        wait_taken(docker_engine, client, first, worker_id, raw)
-        docker_engine.cli.run("kill", "--signal", "KILL", first)
-        containers.wait_for("the killed worker to exit", lambda: not containers.state(docker_engine, first)["Running"], 30)
-        assert client.lrange(processing(worker_id), 0, -1) == [raw]
+        wait_taken(docker_engine, client, first, raw)
+        killed_at = kill(docker_engine, first)
+        assert client.lrange(PROCESSING, 0, -1) == [raw]
+        assert client.get(lease(raw)) == worker_id
+        lease_left = client.pttl(lease(raw)) / 1000
         assert client.hget(RESULTS, job_id) is None
 
-        # Same worker id, as a restarted pod of a StatefulSet (or any worker, once the liveness key expired).
         second = start_worker(docker_engine, nl2api_images, redis_server, redis_db, worker_id)
         result = containers.wait_for("the requeued job's result", lambda: client.hget(RESULTS, job_id), 60,
                                      lambda: containers.logs(docker_engine, second))
         assert json.loads(result)["status"] == "done"
+        assert json.loads(result)["started"] < killed_at + lease_left, "the restart waited for the lease to expire"
         assert "requeued 1 job(s)" in containers.logs(docker_engine, second)
-        assert client.llen(processing(worker_id)) == 0 and client.llen(PENDING) == 0
-        exit_code, _, killed = containers.stop(docker_engine, second, grace=30)
+        assert client.llen(PROCESSING) == 0 and client.llen(PENDING) == 0 and not client.keys(LEASES)
+        exit_code, _elapsed, killed = containers.stop(docker_engine, second, grace=30)
+        assert (exit_code, killed) == (0, False)
+
+
+def test_another_workers_reaper_returns_a_killed_workers_job_once_its_lease_expired(
+    docker_engine: DockerEngine, nl2api_images: ImageSet, redis_server: RedisServer, redis_db: int
+) -> None:
+    """A worker gone for good (its pod deleted after SIGKILL): its job stays in the shared processing list, counted
+    by the autoscaler, until the lease expires; then another worker's reaper returns it to the pending list, and it
+    is completed. Short lease and reaper intervals keep the test fast."""
+    fast = {"NL2API_WORKER_LEASE_SECONDS": "4", "NL2API_WORKER_REAP_SECONDS": "0.5"}
+    dead_id, other_id = f"worker-{uuid.uuid4().hex[:6]}", f"worker-{uuid.uuid4().hex[:6]}"
+    dead = start_worker(docker_engine, nl2api_images, redis_server, redis_db, dead_id, **fast)
+    with redis_server.client(db=redis_db) as client:
+        job_id, raw = push_job(client, 2)
+        wait_taken(docker_engine, client, dead, raw)
+        killed_at = kill(docker_engine, dead)
+        lease_left = client.pttl(lease(raw)) / 1000
+        assert lease_left > 0 and client.get(lease(raw)) == dead_id
+        assert client.lrange(PROCESSING, 0, -1) == [raw]
+
+        other = start_worker(docker_engine, nl2api_images, redis_server, redis_db, other_id, **fast)
+        # While the lease lasts, the job is left alone (its worker might only be slow).
+        time.sleep(max(0.0, killed_at + lease_left - 0.5 - time.time()))
+        assert client.lrange(PROCESSING, 0, -1) == [raw] and client.hget(RESULTS, job_id) is None
+
+        result = containers.wait_for("the reaped job's result", lambda: client.hget(RESULTS, job_id), 60,
+                                     lambda: containers.logs(docker_engine, other))
+        done = json.loads(result)
+        assert (done["status"], done["worker"]) == ("done", other_id)
+        assert done["started"] >= killed_at + lease_left - 0.2
+        assert "its lease expired" in containers.logs(docker_engine, other)
+        assert client.llen(PROCESSING) == 0 and client.llen(PENDING) == 0 and not client.keys(LEASES)
+        exit_code, _elapsed, killed = containers.stop(docker_engine, other, grace=30)
         assert (exit_code, killed) == (0, False)
 
 
@@ -144,7 +197,7 @@ def test_chart_drain_contract_stops_taking_jobs_and_flags_busy(
 
     with redis_server.client(db=redis_db) as client:
         first_id, first = push_job(client, 3)
-        wait_taken(docker_engine, client, container, worker_id, first)
+        wait_taken(docker_engine, client, container, first)
         assert exists(busy), "no busy file while a job runs"
         docker_engine.cli.run("exec", container, "touch", drain)  # what the preStop hook does
         second_id, second = push_job(client, 0)

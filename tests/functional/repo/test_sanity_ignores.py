@@ -20,5 +20,10 @@ def test_every_helm_template_is_skipped_by_yamllint_only() -> None:
 
 
 def test_no_other_sanity_test_is_ignored() -> None:
-    """Only the Go-template case is accepted; anything else must be fixed, not ignored."""
-    assert {test for _, test in entries()} == {"yamllint!skip"}
+    """Only two cases are accepted, anything else must be fixed, not ignored: Go templates (not YAML), and the
+    generated Kustomize manifests, which are multi-document streams like every Kubernetes manifest."""
+    for path, test in entries():
+        if path.startswith("deploy/k8s/"):
+            assert test == "yamllint:multiple-yaml-documents", (path, test)
+        else:
+            assert path.startswith("deploy/helm/") and test == "yamllint!skip", (path, test)

@@ -132,20 +132,23 @@ class HttpConfig:
 @dataclass(frozen=True)
 class WorkerConfig:
     queue: str
-    processing_prefix: str
+    processing: str
     worker_id: str
     heartbeat_file: str
     drain_file: str
     busy_file: str
     drain_seconds: float
     poll_seconds: float
+    lease_seconds: float
+    reap_seconds: float
 
     @classmethod
     def from_env(cls) -> WorkerConfig:
         return cls(
             # QUEUE_NAME / QUEUE_PROCESSING_NAME come from the Helm chart's ConfigMap.
             queue=_env("QUEUE_NAME", "nl2api:evaluations"),
-            processing_prefix=_env("QUEUE_PROCESSING_NAME", "nl2api:evaluations:processing"),
+            # One processing list shared by every worker (what the chart's KEDA trigger counts).
+            processing=_env("QUEUE_PROCESSING_NAME", "nl2api:evaluations:processing"),
             worker_id=_env("NL2API_WORKER_ID") or socket.gethostname(),
             heartbeat_file=_env("NL2API_WORKER_HEARTBEAT_FILE", "/tmp/nl2api-worker.heartbeat"),  # noqa: S108
             # The chart's preStop drain contract: stop taking jobs once the drain file exists; keep the busy
@@ -154,4 +157,8 @@ class WorkerConfig:
             busy_file=_env("WORKER_BUSY_FILE"),
             drain_seconds=_env_float("NL2API_WORKER_DRAIN_SECONDS", 25.0),
             poll_seconds=_env_float("NL2API_WORKER_POLL_SECONDS", 1.0),
+            # TTL of a job's lease (refreshed every third of it while the job runs), and how often the reaper
+            # looks for jobs whose lease is gone.
+            lease_seconds=max(_env_float("NL2API_WORKER_LEASE_SECONDS", 30.0), 1.0),
+            reap_seconds=max(_env_float("NL2API_WORKER_REAP_SECONDS", 5.0), 0.1),
         )
