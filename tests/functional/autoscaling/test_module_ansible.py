@@ -1,0 +1,133 @@
+"""nl2api.deploy.queue_autoscaling run by Ansible itself (`ansible localhost -m ...` from the repository root with
+its ansible.cfg), JSON output checked: the prod-like intent, a rejected one, check mode, and a live queue read over
+TLS as a least-privilege ACL user."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support.redis_server import RedisServer
+
+ROOT = Path(__file__).resolve().parents[3]
+
+PROD_ARGS: dict[str, Any] = {
+    "queue": {
+        "address": "nl2api-redis.nl2api.svc.cluster.local:6379",
+        "tls": True,
+        "lists": ["nl2api:evaluations"],
+        "processing_lists": ["nl2api:evaluations:processing"],
+        "credentials_secret": "nl2api-redis-scaler",
+    },
+    "jobs_per_worker": 5,
+    "min_replicas": 2,
+    "max_replicas": 20,
+    "max_job_duration_seconds": 240,
+    "target_scale_up_seconds": 120,
+}
+
+
+def ansible_binary() -> str:
+    for candidate in (str(Path(sys.executable).parent / "ansible"), str(ROOT / ".venv" / "bin" / "ansible"),
+                      shutil.which("ansible")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.fail("the ansible command is not installed (make setup)", pytrace=False)
+
+
+def run_ansible(args: dict[str, Any], *extra: str) -> tuple[int, dict[str, Any], str]:
+    """Run the module on localhost through `ansible`; (exit code, the host's result, raw stdout)."""
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        ANSIBLE_NOCOLOR="1",
+    )
+    cmd = [ansible_binary(), "localhost", "-i", "localhost,", "-c", "local",
+           "-e", "ansible_python_interpreter=%s" % sys.executable,
+           "-m", "nl2api.deploy.queue_autoscaling", "-a", json.dumps(args), *extra]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False)
+    try:
+        output = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        pytest.fail("ansible printed no JSON (rc=%d):\n%s\n%s" % (done.returncode, done.stdout, done.stderr))
+    return done.returncode, output["plays"][0]["tasks"][0]["hosts"]["localhost"], done.stdout
+
+
+def test_prod_intent_through_ansible():
+    rc, result, _stdout = run_ansible(PROD_ARGS)
+    assert rc == 0, result
+    assert result["changed"] is False and result["passed"] is True and result["problems"] == []
+    assert result["scale_up"]["seconds"] == 75 <= result["scale_up"]["target_seconds"] == 120
+    assert result["scale_up"]["within_target"] is True
+    values = result["autoscaling"]
+    assert values["engine"] == "keda" and (values["minReplicas"], values["maxReplicas"]) == (2, 20)
+    assert values["keda"]["scalingModifiersFormula"] == "pending_0 + processing_1"
+    assert values["lists"] == [{"name": "nl2api:evaluations", "role": "pending"},
+                               {"name": "nl2api:evaluations:processing", "role": "processing"}]
+
+
+def test_check_mode_through_ansible():
+    rc, result, _stdout = run_ansible(PROD_ARGS, "--check")
+    assert rc == 0 and result["changed"] is False and result["scale_up"]["seconds"] == 75
+
+
+def test_rejected_intent_fails_the_task():
+    args = dict(PROD_ARGS, activation_jobs=3)
+    rc, result, _stdout = run_ansible(args)
+    assert rc != 0 and result["failed"] is True
+    assert "activation_jobs (3) is ignored by KEDA" in result["msg"]
+    assert result["problems"][0]["option"] == "activation_jobs"
+
+
+@pytest.fixture
+def scaler(redis_server: RedisServer) -> Iterator[tuple[str, str, str]]:
+    """An ACL user limited to LLEN on nl2api:*, and a fresh pending list with 37 items: (user, password, list)."""
+    user, password = f"scaler-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(16)
+    key = f"nl2api:test-{uuid.uuid4().hex[:8]}:evaluations"
+    with redis_server.client() as admin:
+        admin.execute_command("ACL", "SETUSER", user, "on", f">{password}", "resetkeys", "~nl2api:*", "-@all",
+                              "+llen", "+ping", "+hello", "+auth")
+        admin.rpush(key, *range(37))
+        yield user, password, key
+        admin.delete(key)
+        admin.execute_command("ACL", "DELUSER", user)
+
+
+def test_queue_depth_over_tls_as_acl_user_through_ansible(redis_server, scaler):
+    user, password, key = scaler
+    args = {
+        "queue": {"address": "%s:%d" % (redis_server.host, redis_server.tls_port), "tls": True, "lists": [key]},
+        "jobs_per_worker": 5, "min_replicas": 2, "max_replicas": 20, "max_job_duration_seconds": 240,
+        "read_queue_depth": True, "login_user": user, "login_password": password,
+        "ca_file": str(redis_server.ca_file), "current_replicas": 2,
+    }
+    rc, result, stdout = run_ansible(args, "--check")
+    assert rc == 0, result
+    assert result["queue_depth"] == {"lists": {key: 37}, "total": 37}
+    assert result["desired_replicas"] == 8  # ceil(37 / 5)
+    assert password not in stdout  # login_password is no_log
+
+
+def test_unreachable_queue_fails_with_the_options_to_check(redis_server, scaler):
+    user, password, key = scaler
+    args = {
+        "queue": {"address": "%s:%d" % (redis_server.host, redis_server.tls_port), "tls": True, "lists": [key]},
+        "jobs_per_worker": 5, "min_replicas": 2, "max_replicas": 20, "max_job_duration_seconds": 240,
+        "read_queue_depth": True, "login_user": user, "login_password": "not-" + password,
+        "ca_file": str(redis_server.ca_file),
+    }
+    rc, result, stdout = run_ansible(args)
+    assert rc != 0 and "rejected the credentials" in result["msg"] and "login_password" in result["msg"]
+    assert password not in stdout
