@@ -12,7 +12,8 @@ Decisions (documented in the module too):
 * resources: every container and init container sets requests and limits for cpu and memory, requests <= limits.
 * probes (long-running workloads only: Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController): a
   container that declares ports needs a livenessProbe and a readinessProbe; a container without ports (the queue
-  worker) receives no Service traffic, so readiness is meaningless, but it needs a livenessProbe (usually exec, e.g.
+  worker) receives no Service traffic, so readiness is optional there (the chart sets one so rollouts and PDBs wait
+  for a consuming worker), but it needs a livenessProbe (usually exec, e.g.
   a heartbeat file) so a hung worker is restarted. Jobs, CronJobs, ScaledJobs and bare Pods (helm test hooks)
   need no probes.
 * autoscaling: a workload with a fixed ``spec.replicas`` and an autoscaler is an error in staging/prod (every
