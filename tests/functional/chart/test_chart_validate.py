@@ -9,6 +9,7 @@ Covers every environment and a pairwise covering set of toggle combinations.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -170,3 +171,39 @@ def test_builtin_validation_is_strict(chart, h):
 def test_unknown_kinds_are_reported(h):
     errors = h.validate_docs([{"apiVersion": "example.com/v1", "kind": "Nope", "metadata": {"name": "x"}}], "1.31")
     assert errors and "no schema" in errors[0]
+
+
+def _deploy_gate():
+    """The collection's deploy gate, imported from this working tree."""
+    import sys  # pylint: disable=import-outside-toplevel
+
+    collections = str(Path(__file__).resolve().parents[3] / "collections")
+    if collections not in sys.path:
+        sys.path.insert(0, collections)
+    from ansible_collections.nl2api.deploy.plugins.module_utils import deploy_gate  # pylint: disable=import-outside-toplevel
+
+    return deploy_gate
+
+
+def _gate_failures(docs: list[dict], environment: str) -> list[str]:
+    gate = _deploy_gate()
+    findings = gate.check_manifests(docs, gate.GateOptions(environment=environment))
+    return [finding.format() for finding in findings if finding.severity == "error"]
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "staging", "prod"])
+def test_environment_passes_the_deploy_gate(chart, env):
+    assert _gate_failures(chart.render(env), env) == []
+
+
+@pytest.mark.parametrize("combo", COMBINATIONS, ids=combo_id)
+def test_toggle_combination_passes_the_deploy_gate(chart, h, combo):
+    assert _gate_failures(chart.render("dev", overlay(h, combo)), "dev") == []
+
+
+def test_deploy_gate_fails_an_unsafe_combination(chart, h):
+    """The control: the same gate on a render made unsafe must report it."""
+    docs = chart.render("dev", overlay(h, COMBINATIONS[0]))
+    api = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-api"))
+    api["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] = 1
+    assert any("maxUnavailable" in line for line in _gate_failures(docs, "dev"))

@@ -47,6 +47,11 @@ def test_render_path_gates_every_inventory_and_is_idempotent(inventory: str, tmp
     first = run_site(ROOT / "inventories" / inventory, "-e", f"app_render_dir={render_dir}")
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
     assert "Run the deploy gate on the rendered manifests" in first.stdout
+    if inventory in ("staging", "prod"):
+        # The queue intent's proven worst case is printed, and meets the plan's 2-minute criterion.
+        scale_up = re.search(r"workers\s+ready\s+in\s+at\s+most\s+(\d+)\s+s", first.stdout)
+        assert scale_up, "the worker scale-up time is missing from the output"
+        assert int(scale_up.group(1)) <= 120
     manifests = list(yaml.safe_load_all((render_dir / "nl2api.yaml").read_text(encoding="utf-8")))
     kinds = {doc["kind"] for doc in manifests if doc}
     assert {"Deployment", "Service", "ConfigMap", "NetworkPolicy"} <= kinds
