@@ -29,6 +29,9 @@ for scenario in "${scenarios[@]}"; do
       continue
     fi
   fi
+  # Molecule keeps a scenario's state (e.g. "prepared") in a directory keyed by the checkout's path; a clone
+  # in the same place as an earlier run would skip prepare. Every run starts clean.
+  molecule reset -s "$scenario" >/dev/null
   echo "molecule test -s $scenario"
   molecule test -s "$scenario"
   ran=$((ran + 1))
