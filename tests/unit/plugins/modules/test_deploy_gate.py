@@ -7,58 +7,31 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
-import contextlib
-import json
 
 import pytest
 import yaml
-from ansible.module_utils import basic
 
 from ansible_collections.nl2api.deploy.plugins.modules import deploy_gate
+from ansible_collections.nl2api.deploy.tests.unit.plugins.modules.module_harness import (
+    ExitJson,
+    FailJson,
+    patch_exits,
+    run_main,
+)
 from ansible_collections.nl2api.deploy.tests.unit.plugins.module_utils.test_deploy_gate_fixtures import (
     CRD_DIR,
     find,
     good_set,
 )
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        saved = getattr(basic, "_ANSIBLE_ARGS", None)
-        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()  # pylint: disable=protected-access
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = saved  # pylint: disable=protected-access
-
-
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
 
 @pytest.fixture(autouse=True)
 def module_exits(monkeypatch):
-    def exit_json(self, **kwargs):  # pylint: disable=unused-argument
-        raise ExitJson(kwargs)
-
-    def fail_json(self, **kwargs):  # pylint: disable=unused-argument
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    patch_exits(monkeypatch)
 
 
 def run_module(args, expect=ExitJson):
-    with patch_module_args(args):
-        with pytest.raises(expect) as raised:
-            deploy_gate.main()
-    return raised.value.args[0]
+    return run_main(deploy_gate.main, args, expect)
 
 
 @pytest.fixture

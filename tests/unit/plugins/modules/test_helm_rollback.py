@@ -11,7 +11,6 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
-import contextlib
 import json
 import os
 import stat
@@ -25,30 +24,16 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.helm_release import 
     STATUS_SUPERSEDED,
 )
 from ansible_collections.nl2api.deploy.plugins.modules import helm_rollback
+from ansible_collections.nl2api.deploy.tests.unit.plugins.modules.module_harness import (
+    ExitJson,
+    FailJson,
+    patch_exits,
+    run_main,
+)
 from ansible_collections.nl2api.deploy.tests.unit.plugins.module_utils.test_helm_release import (
     ReleaseModel,
     manifest_for,
 )
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        saved = getattr(basic, "_ANSIBLE_ARGS", None)
-        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()  # pylint: disable=protected-access
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = saved  # pylint: disable=protected-access
-
-
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
 
 
 class FakeHelm(object):
@@ -90,14 +75,7 @@ class FakeHelm(object):
 
 @pytest.fixture(autouse=True)
 def module_exits(monkeypatch):
-    def exit_json(self, **kwargs):  # pylint: disable=unused-argument
-        raise ExitJson(kwargs)
-
-    def fail_json(self, **kwargs):  # pylint: disable=unused-argument
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    patch_exits(monkeypatch)
     for name in ("K8S_AUTH_KUBECONFIG", "K8S_AUTH_CONTEXT", "K8S_AUTH_HOST", "K8S_AUTH_API_KEY", "K8S_AUTH_SSL_CA_CERT",
                  "K8S_AUTH_VERIFY_SSL"):
         monkeypatch.delenv(name, raising=False)
@@ -119,10 +97,7 @@ def install(monkeypatch, fake):
 
 
 def run_module(args, expect=ExitJson):
-    with patch_module_args(args):
-        with pytest.raises(expect) as raised:
-            helm_rollback.main()
-    return raised.value.args[0]
+    return run_main(helm_rollback.main, args, expect)
 
 
 def upgraded_release():
