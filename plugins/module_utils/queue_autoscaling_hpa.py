@@ -102,6 +102,19 @@ def replicas_changed_in_period(events: Iterable[ScaleEvent], period_seconds: flo
     return sum(event.change for event in events if event.at > cutoff)
 
 
+def period_start_replicas(
+    current: int,
+    period_seconds: float,
+    now: float,
+    up_events: Sequence[ScaleEvent],
+    down_events: Sequence[ScaleEvent],
+) -> int:
+    """The replica count at the start of a policy's period: today's count minus what it added, plus what it removed."""
+    added = replicas_changed_in_period(up_events, period_seconds, now)
+    removed = replicas_changed_in_period(down_events, period_seconds, now)
+    return current - added + removed
+
+
 def scale_up_limit(
     current: int,
     rules: ScalingRules,
@@ -116,9 +129,7 @@ def scale_up_limit(
         return current
     proposals = []
     for policy in rules.policies:
-        added = replicas_changed_in_period(up_events, policy.period_seconds, now)
-        removed = replicas_changed_in_period(down_events, policy.period_seconds, now)
-        period_start = current - added + removed
+        period_start = period_start_replicas(current, policy.period_seconds, now, up_events, down_events)
         if policy.type == POLICY_PODS:
             proposals.append(period_start + policy.value)
         else:
@@ -141,9 +152,7 @@ def scale_down_limit(
         return current
     proposals = []
     for policy in rules.policies:
-        added = replicas_changed_in_period(up_events, policy.period_seconds, now)
-        removed = replicas_changed_in_period(down_events, policy.period_seconds, now)
-        period_start = current - added + removed
+        period_start = period_start_replicas(current, policy.period_seconds, now, up_events, down_events)
         if policy.type == POLICY_PODS:
             proposals.append(period_start - policy.value)
         else:
