@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from support.ports import free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 
@@ -90,3 +92,16 @@ def run_playbook(tmp_path: Path):
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+@pytest.fixture
+def unreachable_kubeconfig(tmp_path):
+    """A kubeconfig whose API server port has nothing listening (connection refused)."""
+    path = tmp_path / "kubeconfig-unreachable"
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "gone",
+        "clusters": [{"name": "gone", "cluster": {"server": "https://127.0.0.1:%d" % free_port()}}],
+        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+    }))
+    return path

@@ -20,19 +20,6 @@ from .kube_api import kube_api, release_secret
 RELEASE = {"release_name": "nl2api", "release_namespace": "nl2api"}
 
 
-@pytest.fixture
-def unreachable_kubeconfig(tmp_path):
-    """A kubeconfig whose API server port has nothing listening (connection refused)."""
-    path = tmp_path / "kubeconfig-unreachable"
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "gone",
-        "clusters": [{"name": "gone", "cluster": {"server": "https://127.0.0.1:%d" % free_port()}}],
-        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-    }))
-    return path
-
-
 def test_unreachable_cluster_fails_cleanly(run_module, unreachable_kubeconfig):
     run = run_module({**RELEASE, "kubeconfig": str(unreachable_kubeconfig)})
     assert run.rc != 0

@@ -3,29 +3,14 @@ the module's message, and refuse a revision that is not a number before touching
 
 from __future__ import annotations
 
-import json
-
-from support.ports import free_port
-
-
-def _unreachable(tmp_path):
-    path = tmp_path / "kubeconfig"
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "gone",
-        "clusters": [{"name": "gone", "cluster": {"server": "https://127.0.0.1:%d" % free_port()}}],
-        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-    }))
-    return path
-
 
 def test_syntax(run_playbook):
     run = run_playbook("--syntax-check")
     assert run.rc == 0, run.stdout + run.stderr
 
 
-def test_unreachable_cluster_stops_at_the_rollback(run_playbook, tmp_path):
-    run = run_playbook("-e", "app_kubeconfig=%s" % _unreachable(tmp_path))
+def test_unreachable_cluster_stops_at_the_rollback(run_playbook, unreachable_kubeconfig):
+    run = run_playbook("-e", "app_kubeconfig=%s" % unreachable_kubeconfig)
     output = run.stdout + run.stderr
     assert run.rc == 2, output
     assert "TASK [Roll back nl2api]" in output
@@ -33,14 +18,14 @@ def test_unreachable_cluster_stops_at_the_rollback(run_playbook, tmp_path):
     assert "Wait for every Deployment" not in output
 
 
-def test_check_mode_with_the_environment_kubeconfig(run_playbook, tmp_path):
-    run = run_playbook("--check", env={"K8S_AUTH_KUBECONFIG": str(_unreachable(tmp_path))})
+def test_check_mode_with_the_environment_kubeconfig(run_playbook, unreachable_kubeconfig):
+    run = run_playbook("--check", env={"K8S_AUTH_KUBECONFIG": str(unreachable_kubeconfig)})
     assert run.rc == 2
     assert "Kubernetes cluster unreachable" in run.stdout + run.stderr
 
 
-def test_a_revision_that_is_not_a_number_is_refused_first(run_playbook, tmp_path):
-    run = run_playbook("-e", "app_rollback_revision=latest", "-e", "app_kubeconfig=%s" % _unreachable(tmp_path))
+def test_a_revision_that_is_not_a_number_is_refused_first(run_playbook, unreachable_kubeconfig):
+    run = run_playbook("-e", "app_rollback_revision=latest", "-e", "app_kubeconfig=%s" % unreachable_kubeconfig)
     output = run.stdout + run.stderr
     assert run.rc == 2
     assert "app_rollback_revision must be a revision number" in output and "(got latest)" in output
