@@ -3,6 +3,8 @@
 #
 # The kind scenario needs Docker, the kind binary and internet access for node and chart images. Scenarios
 # that declare `# requires: kind` in their molecule.yml are skipped where kind is absent.
+# Scenarios that declare `# requires: docker` run inside support.with_docker_engine, which starts dockerd when
+# none answers (and stops it afterwards), because the pytest tier stops the daemon it started.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -33,7 +35,13 @@ for scenario in "${scenarios[@]}"; do
   # in the same place as an earlier run would skip prepare. Every run starts clean.
   molecule reset -s "$scenario" >/dev/null
   echo "molecule test -s $scenario"
-  molecule test -s "$scenario"
+  if grep -q '^# requires: docker' "molecule/$scenario/molecule.yml"; then
+    # An earlier tier may have stopped the dockerd it started; hold one (started here if need be) for the run.
+    PYTHONPATH="$root/tests/functional${PYTHONPATH:+:$PYTHONPATH}" python -m support.with_docker_engine -- \
+      molecule test -s "$scenario"
+  else
+    molecule test -s "$scenario"
+  fi
   ran=$((ran + 1))
 done
 echo "molecule: $ran scenario(s) ran, $(( ${#scenarios[@]} - ran )) skipped"

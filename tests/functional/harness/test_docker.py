@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,20 @@ def test_cleanup_removes_labelled_containers_and_images(docker_engine: DockerEng
     assert scratch.labelled_images() == []
     assert not scratch.image_exists(tag)
     assert docker_engine.image_exists(docker_engine.base_image)
+
+
+def test_with_docker_engine_runs_the_command_against_an_answering_engine(docker_engine: DockerEngine) -> None:
+    """The Molecule wrapper holds an engine for its command and passes the command's exit status through."""
+    functional_dir = Path(__file__).resolve().parents[1]
+    env = {**docker_engine.cli.env, "PYTHONPATH": str(functional_dir)}
+    wrapper = [sys.executable, "-m", "support.with_docker_engine", "--"]
+    answered = subprocess.run(
+        [*wrapper, "docker", "version", "--format", "{{.Server.Version}}"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert answered.returncode == 0, answered.stderr
+    assert answered.stdout.strip() == docker_engine.daemon.server_version
+    failed = subprocess.run([*wrapper, "sh", "-c", "exit 3"], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert failed.returncode == 3
+    usage = subprocess.run(wrapper, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert usage.returncode == 2 and "usage" in usage.stderr
