@@ -1,0 +1,951 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: nl2api-deploy maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+DOCUMENTATION = r"""
+---
+module: credential_rotation
+short_description: Rotate one credential end to end (database, cache, consumers, rollouts), resumably
+version_added: 0.1.0
+author:
+  - nl2api-deploy maintainers (@nl2api)
+description:
+  - Rotates one credential with zero downtime, in steps C(create_pending), C(set_secret), C(test_secret),
+    C(promote), C(update_consumers), C(refresh_consumers), C(revoke), after which the credential is C(idle) again.
+  - "The old and the new secret are both valid from C(set_secret) until C(revoke): consumers are updated and
+    their readers restarted (O(rollouts)) or refreshed (O(keda_refresh)) before the old secret stops working."
+  - "O(engine=postgres): two login roles, both members of one NOLOGIN group role that holds the privileges, are used
+    in turn. The new password goes to the role not in use, as a SCRAM-SHA-256 verifier computed by the module (the
+    plaintext never reaches the server or its logs); revoking the old role is C(ALTER ROLE .. NOLOGIN PASSWORD NULL),
+    so running sessions continue and new logins fail."
+  - "O(engine=redis_acl): one ACL user gets a second password (C(ACL SETUSER user on #sha256)), and C(revoke) leaves
+    only the new one (C(ACL SETUSER user resetpass #sha256)). The ACL is saved with C(ACL SAVE) when the server has
+    an aclfile (O(redis.persist))."
+  - "O(engine=elasticache): the AUTH token of a replication group is rotated with C(AuthTokenUpdateStrategy=ROTATE)
+    then C(SET)."
+  - "O(engine=azure_redis): the primary and secondary access keys of an Azure Cache for Redis are used in turn; the
+    new key is made by Azure (C(regenerateKey)), the password options do not apply."
+  - The state of each credential is kept in C(<state_dir>/<credential>.json) (directory mode 0700, file mode 0600,
+    replaced atomically) and saved after every step. A run that is interrupted at any point (crash, kill, lost
+    connection) is resumed from the recorded step by the next run, whatever O(max_age) says. The pending secret is
+    kept in this file only while a rotation is in flight.
+  - Nothing happens while the credential was rotated less than O(max_age) ago, unless O(force=true).
+  - Secrets are never returned or logged; statements are returned with secrets masked as C(********).
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Writes no state and no consumer. PostgreSQL statements run in a transaction that is rolled back (which proves
+        the privileges); Redis is only read (C(ACL GETUSER), C(ACL DRYRUN)); cloud backends only describe.
+      - Reports V(changed=true) when a rotation is due or in flight.
+  diff_mode:
+    support: full
+    details: The diff shows the public state (username or key slot, rotated_at, step), never a secret.
+  platform:
+    platforms: posix
+options:
+  credential:
+    description:
+      - Name of the credential, for example V(postgres-app), V(redis-app) or V(redis-keda); also the name of its state
+        file. Letters, digits, C(.), C(_) and C(-), starting with a letter or digit.
+    type: str
+    required: true
+  engine:
+    description:
+      - Where the credential is checked. Each engine takes the option of the same name (O(postgres) for
+        V(postgres), O(redis) for V(redis_acl), O(elasticache), O(azure_redis)); the others must not be set.
+    type: str
+    required: true
+    choices: [postgres, redis_acl, elasticache, azure_redis]
+  state_dir:
+    description:
+      - Directory of the state files, created with mode 0700 when missing. Keep it on persistent storage that only
+        the automation account can read; back it up like a secret store.
+    type: path
+    required: true
+  max_age:
+    description:
+      - Rotate when the credential was rotated longer ago than this, as V(90d), V(12h), V(30m), V(3600s), V(2w) or a
+        number of seconds. A credential without a state file is always rotated.
+    type: str
+    default: 30d
+  revoke_delay:
+    description:
+      - How long the old credential stays valid after the consumers were updated and refreshed, as V(90s), V(2m)
+        or a number of seconds. Give readers that fetch the credential themselves time to see the new one: pods
+        that read a mounted Secret without being rolled see a change only after the kubelet's sync (up to about
+        a minute and a half); rolled pods and KEDA read it at once.
+      - The deadline is recorded in the state file, so a run resumed at the revoke step still waits for it.
+    type: str
+    default: "0s"
+  force:
+    description:
+      - Rotate now, whatever O(max_age) says.
+    type: bool
+    default: false
+  password_length:
+    description:
+      - Length of generated passwords. At least 16.
+    type: int
+    default: 40
+  password_alphabet:
+    description:
+      - Characters generated passwords are drawn from (with Python's C(secrets.choice)).
+      - The default is the ASCII letters and digits.
+      - V(engine=postgres) allows printable ASCII only. ElastiCache AUTH tokens allow printable ASCII except C(/),
+        C("), C(@) and space, 16 to 128 characters.
+    type: str
+    default: abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
+  password_symbols:
+    description:
+      - More characters appended to O(password_alphabet), for example V(-_.~).
+    type: str
+    default: ""
+  postgres:
+    description:
+      - PostgreSQL connection and roles, for O(engine=postgres).
+    type: dict
+    suboptions:
+      host:
+        description:
+          - Host name, IP address or socket directory of the server. When not set, libpq's default.
+        type: str
+      port:
+        description:
+          - Port of the server.
+        type: int
+        default: 5432
+      admin_user:
+        description:
+          - Role the module connects as to change the login roles (a superuser, or a role with C(CREATEROLE) and
+            C(ADMIN OPTION) on the roles).
+        type: str
+      admin_password:
+        description:
+          - Password of O(postgres.admin_user). Never logged or returned.
+        type: str
+      database:
+        description:
+          - Database to connect to; also where ownership of objects by the group and login roles is checked.
+        type: str
+        default: postgres
+      sslmode:
+        description:
+          - libpq C(sslmode) of the admin connection and of the test login.
+        type: str
+        default: verify-full
+        choices: [disable, allow, prefer, require, verify-ca, verify-full]
+      ca_file:
+        description:
+          - PEM file of the certificate authorities that signed the server certificate (libpq C(sslrootcert)).
+        type: path
+      connect_timeout:
+        description:
+          - Seconds to wait for a connection.
+        type: int
+        default: 10
+      group_role:
+        description:
+          - The NOLOGIN role that holds the privileges, for example V(nl2api_app). Created when missing. It must not be
+            able to log in and must own nothing.
+        type: str
+        required: true
+      login_roles:
+        description:
+          - Exactly two login roles, used in turn, for example V([nl2api_app_a, nl2api_app_b]). Created when missing
+            and made members of O(postgres.group_role). They must not be superusers and must own nothing.
+        type: list
+        elements: str
+        required: true
+      owner_role:
+        description:
+          - The role that owns the application's objects, when there is one; checked to exist and to be neither a
+            login role nor the group role.
+        type: str
+  redis:
+    description:
+      - Redis admin connection and the ACL user to rotate, for O(engine=redis_acl).
+      - The connection options are those of the collection's other Redis modules.
+    type: dict
+    suboptions:
+      acl_user:
+        description:
+          - The ACL user whose password is rotated. It must exist (with its permissions) before the first rotation.
+        type: str
+        required: true
+      persist:
+        description:
+          - How the changed ACL is made durable. V(auto) runs C(ACL SAVE) when the server has an aclfile
+            (C(CONFIG GET aclfile)) and nothing otherwise; V(aclfile) always runs C(ACL SAVE); V(config_rewrite) runs
+            C(CONFIG REWRITE) (users kept in redis.conf); V(none) does nothing.
+        type: str
+        default: auto
+        choices: [auto, aclfile, config_rewrite, none]
+      login_host:
+        description:
+          - Host name or IP address of the Redis server. C(localhost) when not set.
+        type: str
+        aliases: [redis_host]
+      login_port:
+        description:
+          - TCP port of the Redis server (the TLS port when O(redis.tls=true)). C(6379) when not set.
+        type: int
+        aliases: [redis_port]
+      login_user:
+        description:
+          - Admin ACL user the module connects as; it needs C(ACL) (and C(CONFIG GET) for O(redis.persist=auto)).
+        type: str
+        aliases: [redis_user]
+      login_password:
+        description:
+          - Password of O(redis.login_user). Never logged or returned.
+        type: str
+        aliases: [redis_password]
+      login_db:
+        description:
+          - Database number to C(SELECT) after connecting.
+        type: int
+      tls:
+        description:
+          - Connect with TLS.
+        type: bool
+      validate_certs:
+        description:
+          - With TLS, verify the server certificate and that it matches O(redis.login_host).
+        type: bool
+        default: true
+        aliases: [tls_verify]
+      ca_file:
+        description:
+          - PEM file of the certificate authorities to verify the server certificate with. Only with TLS.
+        type: path
+        aliases: [ca_certs]
+      client_cert_file:
+        description:
+          - PEM client certificate for mutual TLS. Requires O(redis.client_key_file).
+        type: path
+      client_key_file:
+        description:
+          - PEM private key of O(redis.client_cert_file).
+        type: path
+      connect_timeout:
+        description:
+          - Seconds to wait for the connection and for each reply.
+        type: float
+        default: 5.0
+  elasticache:
+    description:
+      - The ElastiCache replication group whose AUTH token is rotated, for O(engine=elasticache).
+    type: dict
+    suboptions:
+      replication_group_id:
+        description:
+          - The replication group.
+        type: str
+        required: true
+      region:
+        description:
+          - AWS region. When not set, boto3's default.
+        type: str
+      endpoint_url:
+        description:
+          - AWS API endpoint, for tests or private endpoints.
+        type: str
+      aws_access_key_id:
+        description:
+          - AWS access key ID. When not set, boto3's credential chain.
+        type: str
+      aws_secret_access_key:
+        description:
+          - AWS secret access key. Never logged or returned.
+        type: str
+      session_token:
+        description:
+          - AWS session token. Never logged or returned.
+        type: str
+      profile:
+        description:
+          - AWS profile name.
+        type: str
+      wait_timeout:
+        description:
+          - Seconds to wait for the replication group to be C(available) after each change.
+        type: int
+        default: 1800
+      host:
+        description:
+          - Endpoint that C(test_secret) connects to with the new token (the primary endpoint).
+        type: str
+        required: true
+      port:
+        description:
+          - Port of O(elasticache.host).
+        type: int
+        default: 6379
+      tls:
+        description:
+          - Connect to O(elasticache.host) with TLS (AUTH tokens require in-transit encryption).
+        type: bool
+        default: true
+      ca_file:
+        description:
+          - PEM file of the certificate authorities for the test connection.
+        type: path
+      validate_certs:
+        description:
+          - Verify the certificate of O(elasticache.host).
+        type: bool
+        default: true
+      connect_timeout:
+        description:
+          - Seconds to wait for the test connection.
+        type: float
+        default: 5.0
+  azure_redis:
+    description:
+      - The Azure Cache for Redis whose access keys are rotated, for O(engine=azure_redis).
+    type: dict
+    suboptions:
+      subscription_id:
+        description:
+          - Azure subscription ID.
+        type: str
+        required: true
+      resource_group:
+        description:
+          - Resource group of the cache.
+        type: str
+        required: true
+      name:
+        description:
+          - Name of the cache.
+        type: str
+        required: true
+      api_version:
+        description:
+          - API version of Microsoft.Cache/redis.
+        type: str
+        default: "2024-11-01"
+      token:
+        description:
+          - Bearer token for Azure Resource Manager. Default from the environment variable C(AZURE_ACCESS_TOKEN).
+            Never logged or returned.
+        type: str
+      arm_endpoint:
+        description:
+          - Azure Resource Manager endpoint.
+        type: str
+        default: https://management.azure.com
+      host:
+        description:
+          - Host C(test_secret) connects to. Default C(<name>.redis.cache.windows.net).
+        type: str
+      port:
+        description:
+          - Port of O(azure_redis.host).
+        type: int
+        default: 6380
+      tls:
+        description:
+          - Connect with TLS.
+        type: bool
+        default: true
+      ca_file:
+        description:
+          - PEM file of the certificate authorities for the test connection.
+        type: path
+      validate_certs:
+        description:
+          - Verify the certificate of O(azure_redis.host).
+        type: bool
+        default: true
+      connect_timeout:
+        description:
+          - Seconds to wait for the test connection.
+        type: float
+        default: 5.0
+  consumers:
+    description:
+      - Where the credential is delivered, at least one. The first one is the primary consumer; when there is no
+        state file yet, the module reads it to learn the credential in use.
+      - Each consumer writes only the listed O(consumers[].keys); other keys of the same target are kept.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      type:
+        description:
+          - "V(file): a directory laid out as a mounted Kubernetes Secret volume (C(..data) symlink to a timestamped
+            directory, one C(<key> -> ..data/<key>) symlink per key); the switch to the new values is one atomic
+            rename, files are mode 0600."
+          - "V(kubernetes_secret): a Secret, merge-patched."
+          - "V(aws_secretsmanager): a JSON C(SecretString), merged."
+          - "V(azure_keyvault): one Key Vault secret per key."
+        type: str
+        required: true
+        choices: [file, kubernetes_secret, aws_secretsmanager, azure_keyvault]
+      keys:
+        description:
+          - "Output key to credential field (V(username) or V(password)), for example
+            C({DATABASE_USER: username, DATABASE_PASSWORD: password})."
+          - Key Vault secret names allow only letters, digits and C(-).
+        type: dict
+        required: true
+      path:
+        description:
+          - Directory, for O(consumers[].type=file).
+        type: path
+      name:
+        description:
+          - Secret name, for O(consumers[].type=kubernetes_secret).
+        type: str
+      namespace:
+        description:
+          - Secret namespace, for O(consumers[].type=kubernetes_secret).
+        type: str
+      kubeconfig:
+        description:
+          - Kubeconfig file, for O(consumers[].type=kubernetes_secret). Default the in-cluster or standard
+            configuration.
+        type: path
+      context:
+        description:
+          - Kubeconfig context, for O(consumers[].type=kubernetes_secret).
+        type: str
+      secret_id:
+        description:
+          - Name or ARN of the secret, for O(consumers[].type=aws_secretsmanager).
+        type: str
+      region:
+        description:
+          - AWS region, for O(consumers[].type=aws_secretsmanager).
+        type: str
+      endpoint_url:
+        description:
+          - AWS API endpoint, for O(consumers[].type=aws_secretsmanager).
+        type: str
+      aws_access_key_id:
+        description:
+          - AWS access key ID, for O(consumers[].type=aws_secretsmanager).
+        type: str
+      aws_secret_access_key:
+        description:
+          - AWS secret access key, for O(consumers[].type=aws_secretsmanager). Never logged or returned.
+        type: str
+      session_token:
+        description:
+          - AWS session token, for O(consumers[].type=aws_secretsmanager). Never logged or returned.
+        type: str
+      profile:
+        description:
+          - AWS profile, for O(consumers[].type=aws_secretsmanager).
+        type: str
+      create:
+        description:
+          - Create the secret when it does not exist, for O(consumers[].type=aws_secretsmanager).
+        type: bool
+        default: false
+      vault_url:
+        description:
+          - Vault URL such as V(https://myvault.vault.azure.net), for O(consumers[].type=azure_keyvault).
+        type: str
+      token:
+        description:
+          - Bearer token for Key Vault, for O(consumers[].type=azure_keyvault). Never logged or returned.
+        type: str
+  rollouts:
+    description:
+      - Deployments to roll after the consumers are updated, so their pods read the new credential. The pod template
+        gets the annotation C(nl2api.io/credential-revision) and the module waits until the rollout is complete.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description:
+          - Deployment name.
+        type: str
+        required: true
+      namespace:
+        description:
+          - Deployment namespace.
+        type: str
+        required: true
+      kubeconfig:
+        description:
+          - Kubeconfig file.
+        type: path
+      context:
+        description:
+          - Kubeconfig context.
+        type: str
+      timeout:
+        description:
+          - Seconds to wait for the rollout to complete.
+        type: int
+        default: 600
+  keda_refresh:
+    description:
+      - KEDA objects to refresh after the consumers are updated, because KEDA caches credentials. Each gets the
+        annotation C(nl2api.io/credential-revision).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      kind:
+        description:
+          - Kind of the object.
+        type: str
+        required: true
+        choices: [ScaledObject, TriggerAuthentication, ClusterTriggerAuthentication]
+      name:
+        description:
+          - Object name.
+        type: str
+        required: true
+      namespace:
+        description:
+          - Object namespace (not for V(ClusterTriggerAuthentication)).
+        type: str
+      kubeconfig:
+        description:
+          - Kubeconfig file.
+        type: path
+      context:
+        description:
+          - Kubeconfig context.
+        type: str
+notes:
+  - "Test hook: when the environment variable C(NL2API_ROTATION_FAULT) is C(<step>:<before|after>), for example
+    C(revoke:before), the module kills itself with SIGKILL right before or after that step, once the state of the
+    steps done is saved. Tests use it to prove that every step resumes; never set it elsewhere."
+  - Runs for the same credential are serialised with a lock on C(<state_dir>/<credential>.lock); a run that finds
+    it held fails at once and changes nothing. The lock goes with the process, even when it is killed.
+  - A failed C(test_secret) sets the state back to C(set_secret), so the next run sets the pending secret again and
+    tests it again.
+  - The revision written to rollouts and KEDA objects is C(<credential>-<UTC time of promote>), never derived from
+    the secret.
+requirements:
+  - psycopg >= 3 for O(engine=postgres)
+  - redis (redis-py) >= 4.1 for O(engine=redis_acl), O(engine=elasticache) and O(engine=azure_redis)
+  - boto3 for O(engine=elasticache) and the V(aws_secretsmanager) consumer
+  - kubernetes for the V(kubernetes_secret) consumer, O(rollouts) and O(keda_refresh)
+seealso:
+  - name: PostgreSQL SCRAM-SHA-256 password storage
+    description: The verifier format the module computes.
+    link: https://www.postgresql.org/docs/current/catalog-pg-authid.html
+  - name: Redis ACL SETUSER
+    description: Hashed passwords (C(#<sha256>)) and C(resetpass).
+    link: https://redis.io/docs/latest/commands/acl-setuser/
+"""
+
+EXAMPLES = r"""
+- name: Rotate the application's PostgreSQL login every 30 days
+  nl2api.deploy.credential_rotation:
+    credential: postgres-app
+    engine: postgres
+    state_dir: /var/lib/nl2api/rotation
+    max_age: 30d
+    postgres:
+      host: db.internal
+      admin_user: postgres
+      admin_password: "{{ vault_postgres_admin_password }}"
+      database: nl2api
+      ca_file: /etc/nl2api/db-ca.pem
+      group_role: nl2api_app
+      login_roles: [nl2api_app_a, nl2api_app_b]
+      owner_role: nl2api_owner
+    consumers:
+      - type: kubernetes_secret
+        name: nl2api-database
+        namespace: nl2api
+        keys: {DATABASE_USER: username, DATABASE_PASSWORD: password}
+    rollouts:
+      - {name: nl2api-api, namespace: nl2api}
+      - {name: nl2api-worker, namespace: nl2api}
+  register: rotation
+
+- name: Rotate the Redis ACL user of the KEDA scaler, now
+  nl2api.deploy.credential_rotation:
+    credential: redis-keda
+    engine: redis_acl
+    state_dir: /var/lib/nl2api/rotation
+    force: true
+    redis:
+      login_host: redis.internal
+      login_port: 6380
+      tls: true
+      ca_file: /etc/nl2api/redis-ca.pem
+      login_user: admin
+      login_password: "{{ vault_redis_admin_password }}"
+      acl_user: keda
+    consumers:
+      - type: kubernetes_secret
+        name: nl2api-redis-scaler
+        namespace: nl2api
+        keys: {username: username, password: password}
+    keda_refresh:
+      - {kind: TriggerAuthentication, name: nl2api-redis, namespace: nl2api}
+
+- name: What would a rotation do? (nothing is written)
+  nl2api.deploy.credential_rotation:
+    credential: redis-app
+    engine: redis_acl
+    state_dir: /var/lib/nl2api/rotation
+    redis:
+      login_user: admin
+      login_password: "{{ vault_redis_admin_password }}"
+      acl_user: nl2api
+    consumers:
+      - type: file
+        path: /etc/nl2api/secrets/redis
+        keys: {REDIS_USERNAME: username, REDIS_PASSWORD: password}
+  check_mode: true
+  diff: true
+
+- name: Rotate the ElastiCache AUTH token and store it in Secrets Manager
+  nl2api.deploy.credential_rotation:
+    credential: redis-app
+    engine: elasticache
+    state_dir: /var/lib/nl2api/rotation
+    password_length: 64
+    password_symbols: "-_.~"
+    elasticache:
+      replication_group_id: nl2api-prod
+      region: eu-west-1
+      host: master.nl2api-prod.abcdef.euw1.cache.amazonaws.com
+    consumers:
+      - type: aws_secretsmanager
+        secret_id: nl2api/prod/redis
+        region: eu-west-1
+        keys: {REDIS_PASSWORD: password}
+"""
+
+RETURN = r"""
+changed:
+  description: Whether a step ran (in check mode, would run).
+  returned: always
+  type: bool
+rotated:
+  description: Whether the run went through (or, in check mode, would go through) to the end of a rotation.
+  returned: always
+  type: bool
+step:
+  description: The step recorded after the run; V(idle) when no rotation is in flight.
+  returned: always
+  type: str
+  sample: idle
+resumed_from:
+  description: The step an interrupted rotation was resumed from, or V(null).
+  returned: always
+  type: str
+  sample: update_consumers
+msg:
+  description: What the module did and why.
+  returned: always
+  type: str
+  sample: rotated postgres-app
+credential:
+  description: The public part of the credential in use after the run (never a secret).
+  returned: always
+  type: dict
+  contains:
+    username:
+      description: The user or role name (V(null) for password-only servers).
+      type: str
+    slot:
+      description: The key slot (V(primary) or V(secondary)), for O(engine=azure_redis).
+      type: str
+    rotated_at:
+      description: When the credential was last promoted, UTC.
+      type: str
+  sample: {username: nl2api_app_b, rotated_at: "2026-01-31T12:00:00Z"}
+revision:
+  description: The revision written to rollouts and KEDA objects, C(<credential>-<UTC time of promote>).
+  returned: always
+  type: str
+  sample: postgres-app-20260131T120000Z
+statements:
+  description: The statements and requests the backend ran (in check mode, would run), secrets masked.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - ALTER ROLE "nl2api_app_b" WITH LOGIN INHERIT PASSWORD '********'
+    - ALTER ROLE "nl2api_app_a" WITH NOLOGIN PASSWORD NULL
+consumers:
+  description: The consumers written in this run.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    type:
+      description: Consumer type.
+      type: str
+    target:
+      description: What was written (path, namespace/name, secret ID, vault URL).
+      type: str
+    changed:
+      description: Whether it changed.
+      type: bool
+  sample: [{type: file, target: /etc/nl2api/secrets/db, changed: true}]
+rollouts:
+  description: The Deployments rolled in this run.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    target:
+      description: The Deployment.
+      type: str
+    changed:
+      description: Whether it was rolled.
+      type: bool
+keda_refreshed:
+  description: The KEDA objects refreshed in this run.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    target:
+      description: The object.
+      type: str
+    changed:
+      description: Whether it was annotated.
+      type: bool
+state_file:
+  description: The state file of the credential.
+  returned: always
+  type: str
+  sample: /var/lib/nl2api/rotation/postgres-app.json
+diff:
+  description: Public state before and after (username or slot, rotated_at, step).
+  returned: always
+  type: dict
+"""
+
+import os
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+
+from ansible_collections.nl2api.deploy.plugins.module_utils.credential_rotation import (
+    MIN_PASSWORD_LENGTH,
+    RotationEngine,
+    RotationError,
+    StateStore,
+    build_alphabet,
+    fault_hook_from_env,
+    generate_password,
+    mask,
+    parse_duration,
+    parse_max_age,
+)
+from ansible_collections.nl2api.deploy.plugins.module_utils.redis_connection import (
+    REDIS_REQUIRED_TOGETHER,
+    redis_argument_spec,
+)
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation_consumers import (
+    build_consumers,
+    build_refreshers,
+)
+
+ENGINES = ("postgres", "redis_acl", "elasticache", "azure_redis")
+#: engine -> the option holding its settings
+ENGINE_OPTIONS = {"postgres": "postgres", "redis_acl": "redis", "elasticache": "elasticache",
+                  "azure_redis": "azure_redis"}
+DEFAULT_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def _redis_options():
+    spec = redis_argument_spec()
+    spec.update(acl_user=dict(type="str", required=True),
+                persist=dict(type="str", default="auto", choices=["auto", "aclfile", "config_rewrite", "none"]))
+    return spec
+
+
+ARGUMENT_SPEC = dict(
+    credential=dict(type="str", required=True),
+    engine=dict(type="str", required=True, choices=list(ENGINES)),
+    state_dir=dict(type="path", required=True),
+    max_age=dict(type="str", default="30d"),
+    revoke_delay=dict(type="str", default="0s"),
+    force=dict(type="bool", default=False),
+    password_length=dict(type="int", default=40, no_log=False),
+    password_alphabet=dict(type="str", default=DEFAULT_ALPHABET, no_log=False),
+    password_symbols=dict(type="str", default="", no_log=False),
+    postgres=dict(type="dict", options=dict(
+        host=dict(type="str"),
+        port=dict(type="int", default=5432),
+        admin_user=dict(type="str"),
+        admin_password=dict(type="str", no_log=True),
+        database=dict(type="str", default="postgres"),
+        sslmode=dict(type="str", default="verify-full",
+                     choices=["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]),
+        ca_file=dict(type="path"),
+        connect_timeout=dict(type="int", default=10),
+        group_role=dict(type="str", required=True),
+        login_roles=dict(type="list", elements="str", required=True),
+        owner_role=dict(type="str"),
+    )),
+    redis=dict(type="dict", options=_redis_options(), required_together=REDIS_REQUIRED_TOGETHER),
+    elasticache=dict(type="dict", options=dict(
+        replication_group_id=dict(type="str", required=True),
+        region=dict(type="str"),
+        endpoint_url=dict(type="str"),
+        aws_access_key_id=dict(type="str", no_log=False),
+        aws_secret_access_key=dict(type="str", no_log=True),
+        session_token=dict(type="str", no_log=True),
+        profile=dict(type="str"),
+        wait_timeout=dict(type="int", default=1800),
+        host=dict(type="str", required=True),
+        port=dict(type="int", default=6379),
+        tls=dict(type="bool", default=True),
+        ca_file=dict(type="path"),
+        validate_certs=dict(type="bool", default=True),
+        connect_timeout=dict(type="float", default=5.0),
+    )),
+    azure_redis=dict(type="dict", options=dict(
+        subscription_id=dict(type="str", required=True),
+        resource_group=dict(type="str", required=True),
+        name=dict(type="str", required=True),
+        api_version=dict(type="str", default="2024-11-01"),
+        token=dict(type="str", no_log=True, fallback=(env_fallback, ["AZURE_ACCESS_TOKEN"])),
+        arm_endpoint=dict(type="str", default="https://management.azure.com"),
+        host=dict(type="str"),
+        port=dict(type="int", default=6380),
+        tls=dict(type="bool", default=True),
+        ca_file=dict(type="path"),
+        validate_certs=dict(type="bool", default=True),
+        connect_timeout=dict(type="float", default=5.0),
+    )),
+    consumers=dict(type="list", elements="dict", required=True, options=dict(
+        type=dict(type="str", required=True,
+                  choices=["file", "kubernetes_secret", "aws_secretsmanager", "azure_keyvault"]),
+        keys=dict(type="dict", required=True, no_log=False),
+        path=dict(type="path"),
+        name=dict(type="str"),
+        namespace=dict(type="str"),
+        kubeconfig=dict(type="path"),
+        context=dict(type="str"),
+        secret_id=dict(type="str", no_log=False),
+        region=dict(type="str"),
+        endpoint_url=dict(type="str"),
+        aws_access_key_id=dict(type="str", no_log=False),
+        aws_secret_access_key=dict(type="str", no_log=True),
+        session_token=dict(type="str", no_log=True),
+        profile=dict(type="str"),
+        create=dict(type="bool", default=False),
+        vault_url=dict(type="str"),
+        token=dict(type="str", no_log=True),
+    )),
+    rollouts=dict(type="list", elements="dict", default=[], options=dict(
+        name=dict(type="str", required=True),
+        namespace=dict(type="str", required=True),
+        kubeconfig=dict(type="path"),
+        context=dict(type="str"),
+        timeout=dict(type="int", default=600),
+    )),
+    keda_refresh=dict(type="list", elements="dict", default=[], options=dict(
+        kind=dict(type="str", required=True,
+                  choices=["ScaledObject", "TriggerAuthentication", "ClusterTriggerAuthentication"]),
+        name=dict(type="str", required=True),
+        namespace=dict(type="str"),
+        kubeconfig=dict(type="path"),
+        context=dict(type="str"),
+    )),
+)
+
+
+def check_engine_options(params):
+    """The engine's own option must be set and no other engine's: RotationError naming the options."""
+    engine = params["engine"]
+    wanted = ENGINE_OPTIONS[engine]
+    others = [option for option in ENGINE_OPTIONS.values() if option != wanted and params.get(option) is not None]
+    if others:
+        raise RotationError("engine=%s takes the %s option; remove %s (for engine=%s only)"
+                            % (engine, wanted, ", ".join(others),
+                               ", ".join(e for e, o in ENGINE_OPTIONS.items() if o in others)))
+    if params.get(wanted) is None:
+        raise RotationError("engine=%s needs the %s option" % (engine, wanted))
+
+
+def build_backend(engine, params):
+    """The backend of ``engine`` from its option (imports only the library it needs)."""
+    if engine == "postgres":
+        from ansible_collections.nl2api.deploy.plugins.module_utils import rotation_postgres
+        return rotation_postgres.build_backend(params["postgres"])
+    if engine == "redis_acl":
+        from ansible_collections.nl2api.deploy.plugins.module_utils import rotation_redis
+        return rotation_redis.build_backend(params["redis"])
+    from ansible_collections.nl2api.deploy.plugins.module_utils import rotation_cloud
+    return rotation_cloud.build_backend(engine, params[ENGINE_OPTIONS[engine]])
+
+
+def module_result(result, rollout_count):
+    """The engine's result in the module's return shape."""
+    out = dict(result)
+    refreshed = out.pop("refreshed", [])
+    out.pop("steps_run", None)
+    out["rollouts"] = [dict(target=r["target"], changed=r["changed"]) for r in refreshed[:rollout_count]]
+    out["keda_refreshed"] = [dict(target=r["target"], changed=r["changed"]) for r in refreshed[rollout_count:]]
+    return out
+
+
+def run_rotation(module):
+    """Validate, build the engine, run it; exits the module."""
+    params = module.params
+    secrets_seen = module.no_log_values
+    result = {}
+    try:
+        check_engine_options(params)
+        if params["password_length"] < MIN_PASSWORD_LENGTH:
+            raise RotationError("password_length must be at least %d, got %d"
+                                % (MIN_PASSWORD_LENGTH, params["password_length"]))
+        alphabet = build_alphabet(params["password_alphabet"], params["password_symbols"])
+        max_age = parse_max_age(params["max_age"])
+        revoke_delay = parse_duration(params["revoke_delay"], "revoke_delay")
+        store = StateStore(params["state_dir"], params["credential"])
+        fault_hook = fault_hook_from_env()
+        backend = build_backend(params["engine"], params)
+        backend.allowed_alphabet(alphabet, params["password_length"])
+        consumers = build_consumers(params["consumers"])
+        refreshers = build_refreshers(params["rollouts"], params["keda_refresh"])
+        length = params["password_length"]
+        engine = RotationEngine(
+            params["credential"], backend, consumers, refreshers, store, max_age,
+            force=params["force"],
+            password_generator=lambda: generate_password(length, alphabet),
+            check_mode=module.check_mode,
+            fault_hook=fault_hook,
+            secret_sink=secrets_seen.add,
+            revoke_delay_seconds=revoke_delay,
+        )
+        result = engine.run()
+    except RotationError as exc:
+        extra = module_result(exc.result, len(params["rollouts"] or [])) if exc.result else {}
+        extra.pop("msg", None)
+        extra.pop("changed", None)
+        # A failure inside a step leaves the state file recording a rotation in flight: that is a change.
+        module.fail_json(msg=mask(exc, secrets_seen), changed=bool(exc.result) and not module.check_mode, **extra)
+    except Exception as exc:  # pylint: disable=broad-except
+        module.fail_json(msg="credential %s: unexpected error: %s" % (params["credential"], mask(exc, secrets_seen)),
+                         exception=mask(traceback.format_exc(), secrets_seen))
+    module.exit_json(**module_result(result, len(params["rollouts"] or [])))
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    os.umask(0o077)
+    run_rotation(module)
+
+
+if __name__ == "__main__":
+    main()

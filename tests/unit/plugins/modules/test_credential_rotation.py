@@ -1,0 +1,193 @@
+# -*- coding: utf-8 -*-
+# Copyright: nl2api-deploy maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The nl2api.deploy.credential_rotation module: argument errors name the option, results hold no secret, check mode.
+
+The backend is replaced by an in-memory one (the real PostgreSQL and Redis backends are tested in
+tests/functional/rotation); consumers are real ``file`` consumers in a temporary directory."""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.nl2api.deploy.plugins.module_utils.credential_rotation import (
+    MASK,
+    Backend,
+    RotationError,
+)
+from ansible_collections.nl2api.deploy.plugins.modules import credential_rotation
+from ansible_collections.nl2api.deploy.tests.unit.plugins.modules.module_harness import (
+    FailJson,
+    patch_exits,
+    run_main,
+)
+
+
+class MemoryBackend(Backend):
+    name = "postgres"
+    seen = []  # passwords set, across runs of one test
+
+    def __init__(self, params):
+        self.params = params
+
+    def pending_identity(self, current_public):
+        return {"username": "app_b" if (current_public or {}).get("username") == "app_a" else "app_a"}
+
+    def set_secret(self, pending, check_mode):
+        if not check_mode:
+            MemoryBackend.seen.append(pending.password)
+        return ["ALTER ROLE \"%s\" WITH LOGIN PASSWORD '%s'" % (pending.username, MASK)]
+
+    def test_secret(self, pending):
+        if pending.password not in MemoryBackend.seen:
+            raise RotationError("login failed")
+
+    def revoke(self, previous_public, current, check_mode):
+        return ["ALTER ROLE \"%s\" WITH NOLOGIN PASSWORD NULL" % ((previous_public or {}).get("username"),)]
+
+
+@pytest.fixture(autouse=True)
+def module_exits(monkeypatch):
+    patch_exits(monkeypatch)
+    monkeypatch.delenv("NL2API_ROTATION_FAULT", raising=False)
+    MemoryBackend.seen = []
+
+
+@pytest.fixture
+def memory_backend(monkeypatch):
+    built = []
+
+    def build(engine, params):
+        built.append(engine)
+        return MemoryBackend(params)
+
+    monkeypatch.setattr(credential_rotation, "build_backend", build)
+    return built
+
+
+def args(tmp_path, **extra):
+    base = dict(
+        credential="postgres-app",
+        engine="postgres",
+        state_dir=str(tmp_path / "state"),
+        postgres=dict(host="127.0.0.1", admin_user="postgres", admin_password="admin-secret-pw", group_role="app",
+                      login_roles=["app_a", "app_b"]),
+        consumers=[dict(type="file", path=str(tmp_path / "vol"),
+                        keys=dict(DATABASE_USER="username", DATABASE_PASSWORD="password"))],
+    )
+    base.update(extra)
+    return base
+
+
+def secrets_in(tmp_path):
+    """The passwords delivered to the file consumer so far."""
+    data = tmp_path / "vol" / "DATABASE_PASSWORD"
+    return [data.read_text()] if data.exists() else []
+
+
+@pytest.mark.parametrize("change,words", [
+    (dict(engine="redis_acl"), ["engine", "redis"]),
+    (dict(redis=dict(acl_user="x")), ["postgres", "redis"]),
+    (dict(password_length=12), ["password_length"]),
+    (dict(max_age="soon"), ["max_age"]),
+    (dict(revoke_delay="later"), ["revoke_delay"]),
+    (dict(revoke_delay="-5"), ["revoke_delay"]),
+    (dict(credential="../etc/passwd"), ["credential"]),
+    (dict(password_alphabet="a", password_symbols=""), ["password_alphabet"]),
+    (dict(consumers=[]), ["consumers"]),
+    (dict(consumers=[dict(type="file", keys=dict(P="password"))]), ["consumers[0].path"]),
+    (dict(consumers=[dict(type="file", path="/tmp/x", keys=dict(P="token"))]), ["consumers[0].keys.P"]),
+    (dict(consumers=[dict(type="file", path="/tmp/x", keys=dict(P="password"), secret_id="a")]),
+     ["consumers[0]", "secret_id", "type file"]),
+])
+def test_argument_errors_name_the_option(tmp_path, memory_backend, change, words):
+    result = run_main(credential_rotation.main, args(tmp_path, **change), expect=FailJson)
+    for word in words:
+        assert word in result["msg"], result["msg"]
+    assert not os.path.exists(str(tmp_path / "state"))
+
+
+def test_engine_option_required_and_exclusive(tmp_path, memory_backend):
+    params = args(tmp_path)
+    del params["postgres"]
+    result = run_main(credential_rotation.main, params, expect=FailJson)
+    assert "engine=postgres needs the postgres option" in result["msg"]
+    params = args(tmp_path, elasticache=dict(replication_group_id="g", host="h"))
+    result = run_main(credential_rotation.main, params, expect=FailJson)
+    assert "remove elasticache" in result["msg"]
+
+
+def test_ansible_level_errors_name_the_sub_option(tmp_path, memory_backend):
+    params = args(tmp_path)
+    del params["postgres"]["group_role"]
+    result = run_main(credential_rotation.main, params, expect=FailJson)
+    assert "group_role" in result["msg"]
+    params = args(tmp_path, consumers=[dict(type="smoke_signal", keys={})])
+    result = run_main(credential_rotation.main, params, expect=FailJson)
+    assert "type" in result["msg"] and "smoke_signal" in result["msg"]
+
+
+def test_rotation_result_has_no_secret(tmp_path, memory_backend):
+    result = run_main(credential_rotation.main, args(tmp_path))
+    assert result["changed"] is True and result["rotated"] is True and result["step"] == "idle"
+    assert result["credential"]["username"] == "app_a"
+    assert result["consumers"] == [{"type": "file", "target": str(tmp_path / "vol"), "changed": True}]
+    assert result["rollouts"] == [] and result["keda_refreshed"] == []
+    assert result["statements"][0].endswith("PASSWORD '********'")
+    text = json.dumps(result)
+    delivered = secrets_in(tmp_path)
+    assert delivered and MemoryBackend.seen == delivered
+    assert delivered[0] not in text and "admin-secret-pw" not in text
+    assert set(result["diff"]["after"]) >= {"username", "rotated_at", "step"}
+    state = json.load(open(result["state_file"]))
+    assert "pending" not in state and state["current"] == {"username": "app_a"}
+
+
+def test_second_run_within_max_age_changes_nothing_then_force(tmp_path, memory_backend):
+    run_main(credential_rotation.main, args(tmp_path))
+    again = run_main(credential_rotation.main, args(tmp_path))
+    assert again["changed"] is False and again["rotated"] is False
+    forced = run_main(credential_rotation.main, args(tmp_path, force=True))
+    assert forced["changed"] is True and forced["credential"]["username"] == "app_b"
+
+
+def test_check_mode_writes_nothing(tmp_path, memory_backend):
+    params = args(tmp_path, _ansible_check_mode=True)
+    result = run_main(credential_rotation.main, params)
+    assert result["changed"] is True and "would rotate" in result["msg"]
+    assert not (tmp_path / "state").exists() and not (tmp_path / "vol").exists()
+    assert MemoryBackend.seen == []
+
+
+def test_failure_mid_rotation_reports_the_step_without_secret(tmp_path, memory_backend, monkeypatch):
+    def broken(self, pending):
+        raise RotationError("login as %s with %s failed" % (pending.username, pending.password))
+
+    monkeypatch.setattr(MemoryBackend, "test_secret", broken)
+    result = run_main(credential_rotation.main, args(tmp_path), expect=FailJson)
+    assert "step test_secret failed" in result["msg"] and MASK in result["msg"]
+    assert MemoryBackend.seen and MemoryBackend.seen[0] not in json.dumps(result)
+    assert result["step"] == "set_secret"
+
+
+def test_bad_fault_variable_is_reported(tmp_path, memory_backend, monkeypatch):
+    monkeypatch.setenv("NL2API_ROTATION_FAULT", "revoke:later")
+    result = run_main(credential_rotation.main, args(tmp_path), expect=FailJson)
+    assert "NL2API_ROTATION_FAULT" in result["msg"]
+
+
+def test_every_secret_option_is_no_log():
+    spec = credential_rotation.ARGUMENT_SPEC
+    assert spec["postgres"]["options"]["admin_password"]["no_log"] is True
+    assert spec["redis"]["options"]["login_password"]["no_log"] is True
+    assert spec["elasticache"]["options"]["aws_secret_access_key"]["no_log"] is True
+    assert spec["elasticache"]["options"]["session_token"]["no_log"] is True
+    assert spec["azure_redis"]["options"]["token"]["no_log"] is True
+    assert spec["consumers"]["options"]["token"]["no_log"] is True
+    assert spec["consumers"]["options"]["aws_secret_access_key"]["no_log"] is True
+    assert spec["consumers"]["options"]["session_token"]["no_log"] is True
