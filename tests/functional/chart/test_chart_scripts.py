@@ -4,6 +4,7 @@ heartbeat liveness and readiness probes, and the helm test pod's checks against 
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import os
 import shutil
@@ -81,17 +82,76 @@ def test_redis_start_script_enforces_acl(chart, h, tmp_path, username):
         # The configuration file is private to the redis user and holds no password in clear.
         conf = conf_dir / "redis.conf"
         assert oct(conf.stat().st_mode & 0o777) == "0o600"
-        # The readiness probe (pointed at this port) succeeds.
-        probe = c["readinessProbe"]["exec"]["command"]
-        assert probe[:2] == ["sh", "-c"]
-        ok = subprocess.run(["sh", "-c", probe[2].replace("-h 127.0.0.1", f"-h 127.0.0.1 -p {port}")],
-                            env={**os.environ, "REDIS_USERNAME": username, "REDIS_PASSWORD": "pw123"},
-                            check=False, timeout=10)
-        assert ok.returncode == 0
-        bad = subprocess.run(["sh", "-c", probe[2].replace("-h 127.0.0.1", f"-h 127.0.0.1 -p {port}")],
-                             env={**os.environ, "REDIS_USERNAME": username, "REDIS_PASSWORD": "nope"},
-                             check=False, timeout=10, capture_output=True)
-        assert bad.returncode != 0
+        # The probes log in as their own PING-only user, whose password the start script made in the config dir.
+        assert oct((conf_dir / "probe-password").stat().st_mode & 0o777) == "0o600"
+        probes = {name: ["sh", "-c", c[name]["exec"]["command"][2]
+                         .replace("/etc/redis-conf", str(conf_dir))
+                         .replace("-h 127.0.0.1", f"-h 127.0.0.1 -p {port}")]
+                  for name in ("readinessProbe", "livenessProbe")}
+
+        def probe_rc(name: str) -> int:
+            # The probe gets no credential through the environment: only the container's env is there.
+            return subprocess.run(probes[name], env={**os.environ, "REDIS_USERNAME": username,
+                                                     "REDIS_PASSWORD": "pw123"},
+                                  check=False, timeout=10, capture_output=True).returncode
+
+        assert probe_rc("readinessProbe") == 0 and probe_rc("livenessProbe") == 0
+        probe_user = redis.Redis(port=port, username="nl2api-probe",
+                                 password=(conf_dir / "probe-password").read_text(), retry=no_retry)
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            probe_user.get("nl2api:evaluations")
+        # A rotation as nl2api.deploy.credential_rotation does it (second password, then the old one revoked)
+        # leaves both probes passing: the kubelet would not restart Redis.
+        new_hash = hashlib.sha256(b"rotated-pw").hexdigest()
+        client.execute_command("ACL", "SETUSER", username, "on", "#" + new_hash)
+        client.execute_command("ACL", "SETUSER", username, "resetpass", "#" + new_hash)
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=port, username=username, password="pw123", retry=no_retry).ping()
+        assert probe_rc("readinessProbe") == 0 and probe_rc("livenessProbe") == 0
+        # A wrong probe password fails them (the probes can fail).
+        (conf_dir / "probe-password").write_text("nope")
+        assert probe_rc("readinessProbe") != 0 and probe_rc("livenessProbe") != 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_redis_start_script_admin_user(chart, h, tmp_path):
+    """REDIS_ADMIN_USERNAME/PASSWORD (redis.adminSecret, optional) add the admin user the rotation logs in as."""
+    import redis  # pylint: disable=import-outside-toplevel
+    docs = chart.render("local")
+    c = container_of(h, docs, "StatefulSet", "rel-nl2api-redis")
+    admin_ref = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c["env"] if e["name"].startswith("REDIS_ADMIN_")}
+    assert admin_ref["REDIS_ADMIN_PASSWORD"] == {"name": "rel-nl2api-redis-admin", "key": "REDIS_ADMIN_PASSWORD",
+                                                 "optional": True}
+    admin_secret = h.decode_secret(h.one(docs, "Secret", "rel-nl2api-redis-admin"))
+    assert admin_secret["REDIS_ADMIN_USERNAME"] == "admin" and len(admin_secret["REDIS_ADMIN_PASSWORD"]) == 32
+    port = free_port()
+    conf_dir, data_dir = tmp_path / "conf", tmp_path / "data"
+    conf_dir.mkdir()
+    data_dir.mkdir()
+    script = (c["command"][2].replace("/etc/redis-conf", str(conf_dir)).replace("dir /data", f"dir {data_dir}")
+              .replace("port 6379", f"port {port}").replace("bind * -::*", "bind 127.0.0.1"))
+    env = {**os.environ, "REDIS_USERNAME": "default", "REDIS_PASSWORD": "pw123",
+           "REDIS_ADMIN_USERNAME": "admin", "REDIS_ADMIN_PASSWORD": "adm456"}
+    # The admin user must not be the rotated one.
+    same = subprocess.run(["sh", "-c", script], env={**env, "REDIS_ADMIN_USERNAME": "default"},
+                          capture_output=True, text=True, timeout=10, check=False)
+    assert same.returncode != 0 and "REDIS_ADMIN_USERNAME" in same.stderr
+    proc = subprocess.Popen(["sh", "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                admin = redis.Redis(port=port, username="admin", password="adm456", socket_timeout=2)
+                assert admin.ping()
+                break
+            except redis.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"redis did not start:\n{proc.stdout.read() if proc.stdout else ''}")
+                time.sleep(0.2)
+        assert admin.execute_command("ACL", "DRYRUN", "admin", "ACL", "SETUSER", "default", "on") in (b"OK", "OK")
+        assert redis.Redis(port=port, username="default", password="pw123").ping()
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -175,6 +175,14 @@ Data stores, secrets, endpoints
 {{- if .Values.redis.enabled -}}false{{- else -}}{{ .Values.externalRedis.tls }}{{- end -}}
 {{- end -}}
 
+{{/*
+Secret with REDIS_ADMIN_USERNAME/REDIS_ADMIN_PASSWORD of the in-cluster Redis's admin user: redis.adminSecret,
+else <fullname>-redis-admin (created by the chart when secrets.create is true; optional in the pod otherwise).
+*/}}
+{{- define "nl2api.redis.adminSecretName" -}}
+{{- default (include "nl2api.componentName" (list . "redis-admin")) .Values.redis.adminSecret -}}
+{{- end -}}
+
 {{- define "nl2api.redis.db" -}}
 {{- if .Values.redis.enabled -}}0{{- else -}}{{ .Values.externalRedis.databaseIndex }}{{- end -}}
 {{- end -}}
