@@ -1,0 +1,247 @@
+# -*- coding: utf-8 -*-
+# Copyright: nl2api-deploy maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared AWS plumbing for the collection's AWS modules (options documented in ``doc_fragments/aws_client.py``).
+
+    from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import (
+        AwsCallError, aws_argument_spec, aws_client, require_boto3, wait_until)
+
+    module = AnsibleModule(argument_spec=dict(aws_argument_spec(), ...), ...)
+    require_boto3(module)
+    client = aws_client(module, "elasticache")
+
+What lives here: the connection options and client creation (boto3's own resolution of credentials, region and
+endpoint applies to every option left unset), botocore errors turned into one clear line with secrets masked, a
+bounded poller, tag and maintenance-window helpers. Pure functions are unit-tested in
+tests/unit/plugins/module_utils/test_aws_client.py.
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import re
+import time
+import traceback
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+try:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    HAS_BOTO3 = True
+    BOTO3_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - exercised by ansible-test's import sanity test
+    boto3 = None
+    Config = None
+    HAS_BOTO3 = False
+    BOTO3_IMPORT_ERROR = traceback.format_exc()
+
+    class BotoCoreError(Exception):  # type: ignore[no-redef]
+        """Stand-in so ``except BotoCoreError`` still parses without botocore."""
+
+    class ClientError(Exception):  # type: ignore[no-redef]
+        """Stand-in so ``except ClientError`` still parses without botocore."""
+
+MASK = "********"
+USER_AGENT = "nl2api.deploy"
+
+
+def aws_argument_spec() -> Dict[str, Dict[str, Any]]:
+    """Argument spec of the shared connection options; aliases follow amazon.aws's. Options left unset are ``None``
+    and boto3 resolves them itself (AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_ENDPOINT_URL, ~/.aws/config ...)."""
+    return dict(
+        region=dict(type="str", aliases=["aws_region", "ec2_region"],
+                    fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
+        endpoint_url=dict(type="str", aliases=["aws_endpoint_url", "ec2_url"]),
+        profile=dict(type="str", aliases=["aws_profile"]),
+        access_key=dict(type="str", aliases=["aws_access_key_id", "aws_access_key"], no_log=False),
+        secret_key=dict(type="str", aliases=["aws_secret_access_key", "aws_secret_key"], no_log=True),
+        session_token=dict(type="str", aliases=["aws_session_token", "security_token"], no_log=True),
+        validate_certs=dict(type="bool", default=True),
+    )
+
+
+#: For AnsibleModule(required_together=...).
+AWS_REQUIRED_TOGETHER = [("access_key", "secret_key")]
+#: For AnsibleModule(mutually_exclusive=...).
+AWS_MUTUALLY_EXCLUSIVE = [("profile", "access_key"), ("profile", "session_token")]
+
+
+def require_boto3(module: Any) -> None:
+    """Fail the module with Ansible's standard message when boto3/botocore are missing."""
+    if not HAS_BOTO3:
+        module.fail_json(msg=missing_required_lib("boto3 and botocore"), exception=BOTO3_IMPORT_ERROR)
+
+
+def aws_session(params: Mapping[str, Any]) -> Any:
+    """A boto3 session from the connection options; options left unset fall back on boto3's own resolution."""
+    kwargs = {}
+    for option, name in (("access_key", "aws_access_key_id"), ("secret_key", "aws_secret_access_key"),
+                         ("session_token", "aws_session_token"), ("profile", "profile_name"),
+                         ("region", "region_name")):
+        if params.get(option):
+            kwargs[name] = params[option]
+    return boto3.session.Session(**kwargs)
+
+
+def aws_client(module: Any, service: str, params: Optional[Mapping[str, Any]] = None) -> Any:
+    """A boto3 client for ``service``; fails the module (no traceback, no secret) when it cannot be made."""
+    params = module.params if params is None else params
+    try:
+        session = aws_session(params)
+        if not session.region_name:
+            module.fail_json(msg="No AWS region: set the region option (or AWS_REGION / AWS_DEFAULT_REGION).")
+        config = Config(user_agent_extra=USER_AGENT, retries={"mode": "standard", "max_attempts": 5})
+        kwargs = dict(config=config, verify=params.get("validate_certs", True))
+        if params.get("endpoint_url"):
+            kwargs["endpoint_url"] = params["endpoint_url"]
+        return session.client(service, **kwargs)
+    except (BotoCoreError, ClientError, ValueError) as exc:
+        module.fail_json(msg="Cannot create the AWS %s client: %s" % (service, mask(str(exc), secrets_of(params))))
+    return None  # not reached
+
+
+def region_of(client: Any) -> str:
+    """The region a client was made for."""
+    return str(client.meta.region_name)
+
+
+def secrets_of(params: Mapping[str, Any], extra: Iterable[Optional[str]] = ()) -> List[str]:
+    """The secret values of the connection options plus ``extra``, to mask in messages."""
+    values = [params.get("secret_key"), params.get("session_token")] + list(extra)
+    return [value for value in values if value]
+
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced by ********."""
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def error_code(exc: BaseException) -> Optional[str]:
+    """The AWS error code of a ClientError (``ReplicationGroupNotFoundFault`` ...), else None."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return response.get("Error", {}).get("Code")
+    return None
+
+
+class AwsCallError(Exception):
+    """An AWS call failed; str() is one line naming the operation, the AWS error code and message."""
+
+    def __init__(self, action: str, exc: BaseException, secrets: Iterable[str] = ()) -> None:
+        self.action = action
+        self.code = error_code(exc)
+        response = getattr(exc, "response", None) or {}
+        message = response.get("Error", {}).get("Message") if isinstance(response, dict) else None
+        request_id = response.get("ResponseMetadata", {}).get("RequestId") if isinstance(response, dict) else None
+        text = "%s: %s" % (self.code, message) if self.code else str(exc)
+        if request_id:
+            text += " (request id %s)" % request_id
+        super().__init__(mask("%s failed: %s" % (action, text), secrets))
+
+
+def call(client: Any, operation: str, secrets: Iterable[str] = (), **kwargs: Any) -> Dict[str, Any]:
+    """``client.<operation>(**kwargs)``; botocore errors become AwsCallError with secrets masked."""
+    try:
+        return getattr(client, operation)(**kwargs)
+    except (BotoCoreError, ClientError) as exc:
+        raise AwsCallError(operation, exc, secrets) from None
+
+
+class WaitTimeout(Exception):
+    """wait_until gave up; str() names what was awaited, the timeout and the last state seen."""
+
+
+def wait_until(check: Callable[[], Tuple[bool, Any]], what: str, timeout: float, delay: float = 15.0,
+               sleep: Callable[[float], None] = time.sleep,
+               clock: Callable[[], float] = time.monotonic) -> Any:
+    """Call ``check`` (-> (done, state)) every ``delay`` seconds until done or ``timeout`` seconds have passed
+    (WaitTimeout). The first check is immediate; the last one happens at the deadline at the latest."""
+    deadline = clock() + max(float(timeout), 0.0)
+    while True:
+        done, state = check()
+        if done:
+            return state
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise WaitTimeout("timed out after %ss waiting for %s (last state: %s)" % (int(timeout), what, state))
+        sleep(min(delay, remaining))
+
+
+def tags_to_list(tags: Mapping[str, str], key: str = "Key", value: str = "Value") -> List[Dict[str, str]]:
+    """{"a": "b"} -> [{"Key": "a", "Value": "b"}], sorted by key."""
+    return [{key: str(k), value: str(v)} for k, v in sorted(tags.items())]
+
+
+def tags_from_list(tags: Optional[Sequence[Mapping[str, str]]], key: str = "Key",
+                   value: str = "Value") -> Dict[str, str]:
+    """[{"Key": "a", "Value": "b"}] -> {"a": "b"}."""
+    return {item[key]: item.get(value, "") for item in tags or []}
+
+
+def tag_changes(current: Mapping[str, str], desired: Optional[Mapping[str, str]],
+                purge: bool) -> Tuple[Dict[str, str], List[str]]:
+    """(tags to set, tag keys to remove) to go from ``current`` to ``desired``; desired None manages no tag.
+    Keys starting with ``aws:`` belong to AWS and are never removed."""
+    if desired is None:
+        return {}, []
+    to_set = {k: str(v) for k, v in desired.items() if current.get(k) != str(v)}
+    to_remove = sorted(k for k in current if k not in desired and not k.startswith("aws:")) if purge else []
+    return to_set, to_remove
+
+
+def merged_tags(current: Mapping[str, str], desired: Optional[Mapping[str, str]], purge: bool) -> Dict[str, str]:
+    """The tags after applying tag_changes (for diffs and check mode)."""
+    to_set, to_remove = tag_changes(current, desired, purge)
+    result = {k: v for k, v in current.items() if k not in to_remove}
+    result.update(to_set)
+    return dict(sorted(result.items()))
+
+
+# Maintenance windows -------------------------------------------------------------------------------------------------
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_MINUTES_PER_DAY = 24 * 60
+_MINUTES_PER_WEEK = 7 * _MINUTES_PER_DAY
+_CLOCK = r"([01]?\d|2[0-3]):([0-5]\d)"
+_DAILY = re.compile(r"^%s-%s$" % (_CLOCK, _CLOCK))
+_WEEKLY = re.compile(r"^(%s):%s-(%s):%s$" % ("|".join(DAYS), _CLOCK, "|".join(DAYS), _CLOCK), re.IGNORECASE)
+
+
+def parse_daily_window(text: str) -> Tuple[int, int]:
+    """"hh24:mi-hh24:mi" (UTC) -> (start, length) in minutes of the day; ValueError when malformed."""
+    found = _DAILY.match(text.strip())
+    if not found:
+        raise ValueError("%r is not a daily window hh24:mi-hh24:mi (UTC), for example 05:00-06:00" % text)
+    start = int(found.group(1)) * 60 + int(found.group(2))
+    end = int(found.group(3)) * 60 + int(found.group(4))
+    return start, (end - start) % _MINUTES_PER_DAY
+
+
+def parse_weekly_window(text: str) -> Tuple[int, int]:
+    """"ddd:hh24:mi-ddd:hh24:mi" (UTC) -> (start, length) in minutes of the week (Monday 00:00 = 0)."""
+    found = _WEEKLY.match(text.strip())
+    if not found:
+        raise ValueError("%r is not a weekly window ddd:hh24:mi-ddd:hh24:mi (UTC), for example sun:23:00-mon:01:30"
+                         % text)
+    start = DAYS.index(found.group(1).lower()) * _MINUTES_PER_DAY + int(found.group(2)) * 60 + int(found.group(3))
+    end = DAYS.index(found.group(4).lower()) * _MINUTES_PER_DAY + int(found.group(5)) * 60 + int(found.group(6))
+    return start, (end - start) % _MINUTES_PER_WEEK
+
+
+def _intervals_overlap(first: Tuple[int, int], second: Tuple[int, int], period: int) -> bool:
+    """Whether two (start, length) intervals on a circular clock of ``period`` minutes share any minute."""
+    (start_a, length_a), (start_b, length_b) = first, second
+    return (start_b - start_a) % period < length_a or (start_a - start_b) % period < length_b
+
+
+def daily_overlaps_weekly(daily: Tuple[int, int], weekly: Tuple[int, int]) -> bool:
+    """Whether a window repeated every day overlaps a weekly window."""
+    return any(_intervals_overlap((day * _MINUTES_PER_DAY + daily[0], daily[1]), weekly, _MINUTES_PER_WEEK)
+               for day in range(7))
