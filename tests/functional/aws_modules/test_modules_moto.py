@@ -292,3 +292,53 @@ def test_eks_bad_input_is_rejected_before_any_call(aws, run, network, extra, mes
     rc, result = run("eks_cluster", cluster_args(network, **extra))
     assert rc != 0 and message in result["msg"], result
     assert aws.client("eks").list_clusters()["clusters"] == []
+
+
+OIDC_ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
+
+
+def test_iam_oidc_provider_lifecycle(aws, run):
+    """Create (check mode first), a second run that changes nothing, thumbprint and tag updates read back with boto3,
+    delete. moto has no Add/RemoveClientIDToOpenIDConnectProvider: client ID changes are unit-tested
+    (tests/unit/plugins/modules/test_iam_oidc_provider.py)."""
+    iam = aws.client("iam")
+    args = {"url": "https://" + OIDC_ISSUER, "tags": {"Name": "nl2api-test-oidc", "nl2api.io/environment": "test"}}
+
+    rc, result = run("iam_oidc_provider", args, "--check")
+    assert rc == 0 and result["changed"] is True and result["actions"] == ["create_open_id_connect_provider"], result
+    assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+
+    rc, result = run("iam_oidc_provider", args, "--diff")
+    assert rc == 0 and result["changed"] is True, result
+    arn = result["oidc_provider"]["arn"]
+    assert arn == "arn:aws:iam::123456789012:oidc-provider/" + OIDC_ISSUER
+    raw = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    assert raw["Url"].removeprefix("https://") == OIDC_ISSUER
+    assert raw["ClientIDList"] == ["sts.amazonaws.com"]
+    assert raw["ThumbprintList"] == ["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"]
+    tags = {t["Key"]: t["Value"] for t in iam.list_open_id_connect_provider_tags(OpenIDConnectProviderArn=arn)["Tags"]}
+    assert tags == args["tags"]
+
+    rc, result = run("iam_oidc_provider", args, "--diff")
+    assert rc == 0 and result["changed"] is False and result["actions"] == [], result
+    assert result["oidc_provider"]["arn"] == arn
+
+    modified = dict(args, thumbprints=["a" * 40], tags={"Name": "nl2api-test-oidc"})
+    rc, result = run("iam_oidc_provider", modified)
+    assert rc == 0 and result["changed"] is True, result
+    assert result["actions"] == ["update_open_id_connect_provider_thumbprint", "untag_open_id_connect_provider"]
+    raw = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    assert raw["ThumbprintList"] == ["a" * 40]
+    tags = {t["Key"]: t["Value"] for t in iam.list_open_id_connect_provider_tags(OpenIDConnectProviderArn=arn)["Tags"]}
+    assert tags == {"Name": "nl2api-test-oidc"}
+    rc, result = run("iam_oidc_provider", modified)
+    assert rc == 0 and result["changed"] is False, result
+
+    rc, result = run("iam_oidc_provider", {"url": "https://" + OIDC_ISSUER, "thumbprints": ["nothex"]})
+    assert rc != 0 and "thumbprints[0]" in result["msg"], result
+
+    rc, result = run("iam_oidc_provider", {"url": "https://" + OIDC_ISSUER, "state": "absent"})
+    assert rc == 0 and result["changed"] is True and result["actions"] == ["delete_open_id_connect_provider"], result
+    assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+    rc, result = run("iam_oidc_provider", {"url": "https://" + OIDC_ISSUER, "state": "absent"})
+    assert rc == 0 and result["changed"] is False, result
