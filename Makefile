@@ -16,6 +16,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 ENV ?= local
 PYTEST_ARGS ?=
+# pytest-xdist workers for the functional tier; the harness shares one dockerd between them (flock).
+PYTEST_WORKERS ?= 2
 PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
 DOCKERFILES := $(wildcard docker/Dockerfile*)
 CHARTS := $(patsubst %/Chart.yaml,%,$(wildcard deploy/helm/*/Chart.yaml))
@@ -71,7 +73,7 @@ units:
 	scripts/ansible-test.sh units
 
 test-functional:
-	python -m pytest tests/functional $(PYTEST_ARGS)
+	python -m pytest tests/functional -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 molecule:
 	scripts/molecule.sh

@@ -73,6 +73,9 @@ class BadInventory:
     remove: tuple[str, ...] = ()
 
 
+# What an AWS inventory's vault.yml provides (see vault.yml.example); test values only.
+AWS_VAULT = {"vault_postgres_master_password": "Test-master-password-1234", "vault_redis_auth_token": "Test-auth-token-1234567890"}
+
 BAD_INVENTORIES = [
     BadInventory("unknown-environment", "prod", {"nl2api_environment": "qa"}, "nl2api_environment"),
     BadInventory("missing-environment", "dev", names="nl2api_environment", remove=("nl2api_environment",)),
@@ -80,7 +83,14 @@ BAD_INVENTORIES = [
     BadInventory("missing-platform", "staging", names="nl2api_platform", remove=("nl2api_platform",)),
     BadInventory("local-not-on-kind", "local", {"nl2api_platform": "existing"}, "nl2api_platform"),
     BadInventory("prod-on-kind", "prod", {"nl2api_platform": "kind"}, "nl2api_platform"),
-    BadInventory("cloud-not-available", "prod", {"nl2api_platform": "aws"}, "nl2api_platform"),
+    BadInventory("azure-not-available", "prod", {"nl2api_platform": "azure"}, "nl2api_platform"),
+    BadInventory("aws-prod-database-single-az", "prod", {**AWS_VAULT, "nl2api_platform": "aws", "postgres_multi_az": False},
+                 "postgres_multi_az"),
+    BadInventory("aws-prod-cache-without-failover", "prod",
+                 {**AWS_VAULT, "nl2api_platform": "aws", "redis_automatic_failover": False}, "redis_automatic_failover"),
+    BadInventory("aws-one-zone", "dev", {**AWS_VAULT, "nl2api_platform": "aws", "network_az_count": 1}, "network_az_count"),
+    BadInventory("aws-no-cache-token", "staging", {"nl2api_platform": "aws", "vault_postgres_master_password": "p" * 24},
+                 "redis_auth_token"),
     BadInventory("kubeconfig-not-a-path", "dev", {"nl2api_kubeconfig": {"path": "/x"}}, "nl2api_kubeconfig"),
     BadInventory("namespace-not-dns", "prod", {"app_namespace": "NL2API_Prod"}, "app_namespace"),
     BadInventory("release-name-not-dns", "dev", {"app_release_name": "-nl2api"}, "app_release_name"),
@@ -152,6 +162,19 @@ def test_bad_inventory_is_rejected_before_any_change(case: BadInventory, tmp_pat
     assert not render_dir.exists(), "the render directory was created before the inventory was rejected"
     if "PLAY RECAP" in output:
         assert recap(output)["changed"] == 0
+
+
+@pytest.mark.parametrize("inventory", ("dev", "staging", "prod"))
+def test_every_cloud_inventory_passes_the_aws_checks_before_provisioning(inventory: str, tmp_path: Path) -> None:
+    """With nl2api_platform=aws the network, postgres, redis and cluster settings are checked in preflight (no API
+    call), and each shipped inventory's AWS settings pass them."""
+    inventory_copy, render_dir = broken_copy(
+        BadInventory("aws", inventory, {**AWS_VAULT, "nl2api_platform": "aws"}), tmp_path)
+    result = run_site(inventory_copy)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "Check the cloud provisioning settings" in result.stdout
+    assert (render_dir / "nl2api.yaml").is_file()
+    assert AWS_VAULT["vault_redis_auth_token"] not in result.stdout + result.stderr
 
 
 def test_at_least_twenty_bad_inventories() -> None:
