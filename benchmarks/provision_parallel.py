@@ -96,14 +96,14 @@ def creation_window(windows: dict[str, tuple[float, float]]) -> float:
     wall time, about the longest delay when they overlap and about the sum when they run one after the other."""
     if not windows:
         return 0.0
-    return max(end for _, end in windows.values()) - min(start for start, _ in windows.values())
+    return max(span[1] for span in windows.values()) - min(span[0] for span in windows.values())
 
 
 def describe_windows(windows: dict[str, tuple[float, float]]) -> str:
     """Each creation's request-to-answer interval, in seconds from the first creation's request."""
     if not windows:
         return "no slow creation seen"
-    origin = min(start for start, _ in windows.values())
+    origin = min(span[0] for span in windows.values())
     ordered = sorted(windows.items(), key=lambda item: item[1][0])
     return ", ".join(f"{name} {start - origin:4.1f}-{end - origin:4.1f} s" for name, (start, end) in ordered)
 

@@ -79,7 +79,7 @@ options:
   revoke_delay:
     description:
       - How long the old credential stays valid after the consumers were updated and refreshed, as V(90s), V(2m)
-        or a number of seconds. Give readers that fetch the credential themselves time to see the new one: pods
+        or a number of seconds. Give readers that fetch the credential themselves time to see the new one; pods
         that read a mounted Secret without being rolled see a change only after the kubelet's sync (up to about
         a minute and a half); rolled pods and KEDA read it at once.
       - The deadline is recorded in the state file, so a run resumed at the revoke step still waits for it.
