@@ -25,7 +25,7 @@ import time
 import traceback
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 try:
     import boto3
@@ -152,6 +152,70 @@ def call(client: Any, operation: str, secrets: Iterable[str] = (), **kwargs: Any
         return getattr(client, operation)(**kwargs)
     except (BotoCoreError, ClientError) as exc:
         raise AwsCallError(operation, exc, secrets) from None
+
+
+class AwsResource(object):
+    """One AWS resource a module converges. Reads go through call(); changing calls through mutate(), which records
+    them in actions (so changed is exactly "a changing call was made") and skips them in check mode. Subclasses
+    implement present() and absent(), each returning (before, after)."""
+
+    def __init__(self, module: Any, client: Any, extra_secrets: Iterable[Optional[str]] = ()) -> None:
+        self.module = module
+        self.params = module.params
+        self.client = client
+        self.secrets = secrets_of(module.params, extra_secrets)
+        self.actions = []  # type: List[str]
+
+    def call(self, operation: str, **kwargs: Any) -> Dict[str, Any]:
+        return call(self.client, operation, self.secrets, **kwargs)
+
+    def mutate(self, operation: str, **kwargs: Any) -> Dict[str, Any]:
+        """A changing call: recorded in actions; skipped in check mode."""
+        self.actions.append(operation)
+        if self.module.check_mode:
+            return {}
+        return self.call(operation, **kwargs)
+
+    def fail(self, msg: str, **extra: Any) -> None:
+        self.module.fail_json(msg=msg, actions=self.actions, changed=bool(self.actions), **extra)
+
+
+def aws_resource_module(argument_spec: Mapping[str, Any], validate: Callable[[Mapping[str, Any]], List[str]],
+                        required_together: Sequence[Tuple[str, str]] = ()) -> Any:
+    """The AnsibleModule of an AWS resource module: check mode, the shared credential rules, the module's own input
+    checks (every problem listed, before any client exists) and boto3 present."""
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_together=AWS_REQUIRED_TOGETHER + list(required_together),
+        mutually_exclusive=AWS_MUTUALLY_EXCLUSIVE,
+    )
+    problems = validate(module.params)
+    if problems:
+        module.fail_json(msg="; ".join(problems), problems=problems)
+    require_boto3(module)
+    return module
+
+
+def diff_view(state: Optional[Mapping[str, Any]], hidden: Iterable[str] = ()) -> Dict[str, Any]:
+    """What a diff shows of a resource state: sorted keys, without those that churn or only identify it."""
+    if not state:
+        return {}
+    hidden = set(hidden)
+    return {key: value for key, value in sorted(state.items()) if key not in hidden}
+
+
+def converge(module: Any, resource: AwsResource, result_key: str, hidden: Iterable[str] = ()) -> Dict[str, Any]:
+    """Run resource.present() or .absent() by the state option and build the module result (changed, the resource
+    under result_key, actions, diff). An AWS error fails the module with the changing calls made so far."""
+    try:
+        before, after = resource.present() if module.params["state"] == "present" else resource.absent()
+    except AwsCallError as exc:
+        resource.fail(str(exc), error_code=exc.code)
+    result = {"changed": bool(resource.actions), result_key: after, "actions": resource.actions}
+    if module._diff:  # pylint: disable=protected-access
+        result["diff"] = dict(before=diff_view(before, hidden), after=diff_view(after, hidden))
+    return result
 
 
 class WaitTimeout(Exception):

@@ -263,19 +263,15 @@ actions:
 import ipaddress
 import re
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import (
-    AWS_MUTUALLY_EXCLUSIVE,
-    AWS_REQUIRED_TOGETHER,
     AwsCallError,
+    AwsResource,
     WaitTimeout,
     aws_argument_spec,
     aws_client,
-    call,
+    aws_resource_module,
+    converge,
     merged_tags,
-    require_boto3,
-    secrets_of,
     tag_changes,
     wait_until,
 )
@@ -438,26 +434,13 @@ def scope_request(policy):
     return request
 
 
-class Cluster(object):
+class Cluster(AwsResource):
     """Reads, plans and applies; every AWS call goes through self.call (errors -> AwsCallError)."""
 
     def __init__(self, module, client):
-        self.module = module
-        self.params = module.params
-        self.client = client
+        super().__init__(module, client)
         self.name = module.params["name"]
-        self.secrets = secrets_of(module.params)
-        self.actions = []
         self.entries_before = []
-
-    def call(self, operation, **kwargs):
-        return call(self.client, operation, self.secrets, **kwargs)
-
-    def mutate(self, operation, **kwargs):
-        self.actions.append(operation)
-        if self.module.check_mode:
-            return {}
-        return self.call(operation, **kwargs)
 
     def describe(self):
         try:
@@ -470,9 +453,6 @@ class Cluster(object):
     def read(self):
         raw = self.describe()
         return normalize(raw) if raw else None
-
-    def fail(self, msg, **extra):
-        self.module.fail_json(msg=msg, actions=self.actions, changed=bool(self.actions), **extra)
 
     def wait_status(self, statuses, what):
         if self.module.check_mode:
@@ -760,36 +740,14 @@ class Cluster(object):
         return current, {}
 
 
-def public(state):
-    if not state:
-        return {}
-    hidden = ("status", "certificate_authority", "endpoint", "platform_version", "arn")
-    return {key: value for key, value in sorted(state.items()) if key not in hidden}
+# What the diff leaves out: fields that churn or only identify the cluster.
+DIFF_HIDDEN = ("status", "certificate_authority", "endpoint", "platform_version", "arn")
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        supports_check_mode=True,
-        required_together=AWS_REQUIRED_TOGETHER,
-        mutually_exclusive=AWS_MUTUALLY_EXCLUSIVE,
-    )
-    problems = validate(module.params)
-    if problems:
-        module.fail_json(msg="; ".join(problems), problems=problems)
-    require_boto3(module)
-    manager = Cluster(module, aws_client(module, "eks"))
-    try:
-        if module.params["state"] == "present":
-            before, after = manager.present()
-        else:
-            before, after = manager.absent()
-    except AwsCallError as exc:
-        module.fail_json(msg=str(exc), error_code=exc.code, actions=manager.actions, changed=bool(manager.actions))
-    result = dict(changed=bool(manager.actions), cluster=after, actions=manager.actions)
-    if module._diff:  # pylint: disable=protected-access
-        result["diff"] = dict(before=public(before), after=public(after))
-    module.exit_json(**result)
+    module = aws_resource_module(argument_spec(), validate)
+    cluster = Cluster(module, aws_client(module, "eks"))
+    module.exit_json(**converge(module, cluster, "cluster", DIFF_HIDDEN))
 
 
 if __name__ == "__main__":

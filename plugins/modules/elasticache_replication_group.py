@@ -298,22 +298,18 @@ auth_token_updated:
 
 import re
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import (
-    AWS_MUTUALLY_EXCLUSIVE,
-    AWS_REQUIRED_TOGETHER,
     AwsCallError,
+    AwsResource,
     WaitTimeout,
     aws_argument_spec,
     aws_client,
-    call,
+    aws_resource_module,
+    converge,
     daily_overlaps_weekly,
     merged_tags,
     parse_daily_window,
     parse_weekly_window,
-    require_boto3,
-    secrets_of,
     tag_changes,
     tags_from_list,
     tags_to_list,
@@ -441,26 +437,14 @@ def version_tuple(version):
     return tuple(int(part) if part.isdigit() else 0 for part in re.split(r"[.]", version or "0"))
 
 
-class ReplicationGroup(object):
+class ReplicationGroup(AwsResource):
     """Reads, plans and applies; every AWS call goes through self.call (errors -> AwsCallError)."""
 
     def __init__(self, module, client):
-        self.module = module
-        self.params = module.params
-        self.client = client
-        self.secrets = secrets_of(module.params, [module.params["auth_token"]])
-        self.actions = []
+        super().__init__(module, client, [module.params["auth_token"]])
         self.group_id = module.params["replication_group_id"]
-
-    def call(self, operation, **kwargs):
-        return call(self.client, operation, self.secrets, **kwargs)
-
-    def mutate(self, operation, **kwargs):
-        """A mutating call: recorded in actions; skipped in check mode."""
-        self.actions.append(operation)
-        if self.module.check_mode:
-            return {}
-        return self.call(operation, **kwargs)
+        # Whether this run sent the AUTH token (returned as auth_token_updated; the token itself never is).
+        self.token_sent = False
 
     # Reading ---------------------------------------------------------------------------------------------------------
 
@@ -703,7 +687,6 @@ class ReplicationGroup(object):
     def present(self):
         current = self.read()
         settled = current
-        token_sent = False
         if current is not None and current["status"] in ("deleting", "create-failed"):
             self.module.fail_json(msg="replication group %s is %s; wait until it is gone or delete it, then run again"
                                   % (self.group_id, current["status"]))
@@ -722,23 +705,23 @@ class ReplicationGroup(object):
         self.ensure_subnet_group()
         if current is None:
             self.create()
-            token_sent = bool(self.params["auth_token"])
+            self.token_sent = bool(self.params["auth_token"])
             if self.params["wait"]:
                 self.wait_for(("available",), "available")
         else:
             changes = self.changes(current)
-            token_sent = self.update(current, changes)
+            self.token_sent = self.update(current, changes)
             self.apply_tags(current)
             if self.params["wait"] and (self.actions or current["status"] != "available"):
                 self.wait_for(("available",), "available")  # also a group created earlier with wait=false
                 if not self.actions and not self.module.check_mode:
                     settled = self.read() or current
         if not self.actions:
-            return current, settled, token_sent
+            return current, settled
         after = self.predicted(current)
         if not self.module.check_mode:
             after = self.read() or after
-        return current, after, token_sent
+        return current, after
 
     def absent(self):
         current = self.read()
@@ -754,39 +737,16 @@ class ReplicationGroup(object):
         return current, {}
 
 
-def public(state):
-    """What the diff shows of a state (no endpoints or member lists churn, never a token)."""
-    if not state:
-        return {}
-    hidden = ("member_clusters", "primary_endpoint", "reader_endpoint", "status", "arn")
-    return {key: value for key, value in sorted(state.items()) if key not in hidden}
+# What the diff leaves out: endpoints, member lists and status churn, the ARN only identifies (a token is never
+# part of the state).
+DIFF_HIDDEN = ("member_clusters", "primary_endpoint", "reader_endpoint", "status", "arn")
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        supports_check_mode=True,
-        required_together=AWS_REQUIRED_TOGETHER,
-        mutually_exclusive=AWS_MUTUALLY_EXCLUSIVE,
-    )
-    problems = validate(module.params)
-    if problems:
-        module.fail_json(msg="; ".join(problems), problems=problems)
-    require_boto3(module)
-    client = aws_client(module, "elasticache")
-    manager = ReplicationGroup(module, client)
-    try:
-        if module.params["state"] == "present":
-            before, after, token_sent = manager.present()
-        else:
-            (before, after), token_sent = manager.absent(), False
-    except AwsCallError as exc:
-        module.fail_json(msg=str(exc), error_code=exc.code, actions=manager.actions, changed=bool(manager.actions))
-    result = dict(changed=bool(manager.actions), replication_group=after, actions=manager.actions,
-                  auth_token_updated=token_sent)
-    if module._diff:  # pylint: disable=protected-access
-        result["diff"] = dict(before=public(before), after=public(after))
-    module.exit_json(**result)
+    module = aws_resource_module(argument_spec(), validate)
+    group = ReplicationGroup(module, aws_client(module, "elasticache"))
+    result = converge(module, group, "replication_group", DIFF_HIDDEN)
+    module.exit_json(auth_token_updated=group.token_sent, **result)
 
 
 if __name__ == "__main__":

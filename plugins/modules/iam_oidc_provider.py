@@ -147,18 +147,14 @@ actions:
 import re
 from urllib.parse import urlsplit
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import (
-    AWS_MUTUALLY_EXCLUSIVE,
-    AWS_REQUIRED_TOGETHER,
     AwsCallError,
+    AwsResource,
     aws_argument_spec,
     aws_client,
-    call,
+    aws_resource_module,
+    converge,
     merged_tags,
-    require_boto3,
-    secrets_of,
     tag_changes,
     tags_from_list,
     tags_to_list,
@@ -245,28 +241,12 @@ def normalize(arn, raw):
     )
 
 
-class Provider(object):
+class Provider(AwsResource):
     """Reads, plans and applies; every AWS call goes through self.call (errors -> AwsCallError)."""
 
     def __init__(self, module, client):
-        self.module = module
-        self.params = module.params
-        self.client = client
+        super().__init__(module, client)
         self.url = bare_url(module.params["url"])
-        self.secrets = secrets_of(module.params)
-        self.actions = []
-
-    def call(self, operation, **kwargs):
-        return call(self.client, operation, self.secrets, **kwargs)
-
-    def mutate(self, operation, **kwargs):
-        self.actions.append(operation)
-        if self.module.check_mode:
-            return {}
-        return self.call(operation, **kwargs)
-
-    def fail(self, msg, **extra):
-        self.module.fail_json(msg=msg, actions=self.actions, changed=bool(self.actions), **extra)
 
     def find_arn(self):
         """ARN of the provider of self.url (IAM's ARN ends with the URL without scheme), or None."""
@@ -362,35 +342,14 @@ class Provider(object):
         return current, {}
 
 
-def public(state):
-    if not state:
-        return {}
-    return {key: value for key, value in sorted(state.items()) if key != "arn"}
+# What the diff leaves out: the ARN only identifies the provider.
+DIFF_HIDDEN = ("arn",)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        supports_check_mode=True,
-        required_together=AWS_REQUIRED_TOGETHER,
-        mutually_exclusive=AWS_MUTUALLY_EXCLUSIVE,
-    )
-    problems = validate(module.params)
-    if problems:
-        module.fail_json(msg="; ".join(problems), problems=problems)
-    require_boto3(module)
-    manager = Provider(module, aws_client(module, "iam"))
-    try:
-        if module.params["state"] == "present":
-            before, after = manager.present()
-        else:
-            before, after = manager.absent()
-    except AwsCallError as exc:
-        module.fail_json(msg=str(exc), error_code=exc.code, actions=manager.actions, changed=bool(manager.actions))
-    result = dict(changed=bool(manager.actions), oidc_provider=after, actions=manager.actions)
-    if module._diff:  # pylint: disable=protected-access
-        result["diff"] = dict(before=public(before), after=public(after))
-    module.exit_json(**result)
+    module = aws_resource_module(argument_spec(), validate)
+    provider = Provider(module, aws_client(module, "iam"))
+    module.exit_json(**converge(module, provider, "oidc_provider", DIFF_HIDDEN))
 
 
 if __name__ == "__main__":

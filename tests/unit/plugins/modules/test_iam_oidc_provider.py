@@ -12,17 +12,15 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import pytest
 
-boto3 = pytest.importorskip("boto3")
-stub = pytest.importorskip("botocore.stub")
-
-from ansible_collections.nl2api.deploy.plugins.modules import (  # noqa: E402 pylint: disable=wrong-import-position
+from ansible_collections.nl2api.deploy.plugins.modules import (
     iam_oidc_provider as module_under_test,
 )
-from ansible_collections.nl2api.deploy.tests.unit.plugins.modules.module_harness import (  # noqa: E402 pylint: disable=wrong-import-position
+from ansible_collections.nl2api.deploy.tests.unit.plugins.modules.module_harness import (
     ExitJson,
     FailJson,
     patch_exits,
     run_main,
+    stubbed_aws_client,
 )
 
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789ABCDEF0123456789"
@@ -41,20 +39,7 @@ def exits(monkeypatch):
 
 @pytest.fixture
 def client(monkeypatch):
-    real = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                 region_name="us-east-1").client("iam")
-    stubber = stub.Stubber(real)
-    made = []
-
-    def fake_client(module, service, params=None):  # pylint: disable=unused-argument
-        made.append(service)
-        return real
-
-    monkeypatch.setattr(module_under_test, "aws_client", fake_client)
-    with stubber:
-        stubber.made = made
-        yield stubber
-    stubber.assert_no_pending_responses()
+    yield from stubbed_aws_client(monkeypatch, module_under_test, "iam")
 
 
 def args(**extra):
