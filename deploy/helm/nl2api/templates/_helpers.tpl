@@ -56,6 +56,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 
+{{/* Selector labels of a component of the platform release (a batch release's Redis is its platform's). */}}
+{{- define "nl2api.platformSelectorLabels" -}}
+{{- $root := index . 0 -}}
+app.kubernetes.io/name: {{ include "nl2api.name" $root }}
+app.kubernetes.io/instance: {{ include "nl2api.platformName" $root }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end -}}
+
 {{/* All recommended labels of a component: include "nl2api.labels" (list $ "api") */}}
 {{- define "nl2api.labels" -}}
 {{- $root := index . 0 -}}
@@ -64,6 +72,7 @@ helm.sh/chart: {{ include "nl2api.chart" $root }}
 app.kubernetes.io/version: {{ include "nl2api.versionLabel" $root | quote }}
 app.kubernetes.io/part-of: nl2api
 app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+nl2api.io/platform: {{ include "nl2api.platformName" $root }}
 {{- with $root.Values.commonLabels }}
 {{ toYaml . }}
 {{- end }}
@@ -138,9 +147,26 @@ Data stores, secrets, endpoints
 {{- printf "%s.%s.svc.%s" (include "nl2api.componentName" .) $root.Release.Namespace $root.Values.clusterDomain -}}
 {{- end -}}
 
+{{/*
+Full name of the platform release: this release, or for a batch release (batch.enabled) the release whose data
+stores, Secret, ConfigMap and collector the batch uses.
+*/}}
+{{- define "nl2api.platformName" -}}
+{{- if .Values.batch.enabled -}}
+{{- .Values.batch.platformRelease | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- include "nl2api.fullname" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of a platform component's objects (redis, postgresql, otel-collector, config): list $ "redis" */}}
+{{- define "nl2api.platformComponentName" -}}
+{{- printf "%s-%s" (include "nl2api.platformName" (index . 0)) (index . 1) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "nl2api.database.host" -}}
 {{- if .Values.postgresql.enabled -}}
-{{- include "nl2api.componentName" (list . "postgresql") -}}
+{{- include "nl2api.platformComponentName" (list . "postgresql") -}}
 {{- else -}}
 {{- .Values.externalDatabase.host -}}
 {{- end -}}
@@ -154,14 +180,50 @@ Data stores, secrets, endpoints
 {{- if .Values.postgresql.enabled -}}{{ .Values.postgresql.database }}{{- else -}}{{ .Values.externalDatabase.name }}{{- end -}}
 {{- end -}}
 
-{{/* The official postgres image serves no TLS: sslmode disable in-cluster. */}}
+{{/* The in-cluster PostgreSQL serves no TLS: sslmode disable in-cluster. */}}
 {{- define "nl2api.database.sslMode" -}}
 {{- if .Values.postgresql.enabled -}}disable{{- else -}}{{ .Values.externalDatabase.sslMode }}{{- end -}}
 {{- end -}}
 
+{{/* sslrootcert URL parameter ("" = none): the mounted CA bundle, else externalDatabase.sslRootCert. */}}
+{{- define "nl2api.database.sslRootCert" -}}
+{{- if not .Values.postgresql.enabled -}}
+{{- if .Values.externalDatabase.caConfigMap.name -}}/etc/nl2api/tls/database/ca.crt{{- else -}}{{ .Values.externalDatabase.sslRootCert }}{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A PostgreSQL URL (asyncpg DSN) of this release's database. The user and password come already percent-encoded
+(urlquery of a value, or an ESO template expression that encodes at sync time):
+include "nl2api.postgresUrl" (dict "root" $ "user" $u "password" $p)
+*/}}
+{{- define "nl2api.postgresUrl" -}}
+{{- $root := .root -}}
+{{- $query := list (printf "sslmode=%s" (include "nl2api.database.sslMode" $root)) -}}
+{{- with include "nl2api.database.sslRootCert" $root -}}
+{{- $query = append $query (printf "sslrootcert=%s" .) -}}
+{{- end -}}
+{{- printf "postgresql://%s:%s@%s:%s/%s?%s" .user .password (include "nl2api.database.host" $root) (include "nl2api.database.port" $root) (include "nl2api.database.name" $root) (join "&" $query) -}}
+{{- end -}}
+
+{{/* A Redis URL of this release's Redis (redis-py), user and password percent-encoded as above. */}}
+{{- define "nl2api.redisUrl" -}}
+{{- $root := .root -}}
+{{- $tls := eq (include "nl2api.redis.tls" $root) "true" -}}
+{{- $url := printf "%s://%s:%s@%s:%s/%s" (ternary "rediss" "redis" $tls) .user .password (include "nl2api.redis.host" $root) (include "nl2api.redis.port" $root) (include "nl2api.redis.db" $root) -}}
+{{- if $tls -}}
+{{- $query := list "ssl_cert_reqs=required" -}}
+{{- if and (not $root.Values.redis.enabled) $root.Values.externalRedis.caConfigMap.name -}}
+{{- $query = append $query "ssl_ca_certs=/etc/nl2api/tls/redis/ca.crt" -}}
+{{- end -}}
+{{- $url = printf "%s?%s" $url (join "&" $query) -}}
+{{- end -}}
+{{- $url -}}
+{{- end -}}
+
 {{- define "nl2api.redis.host" -}}
 {{- if .Values.redis.enabled -}}
-{{- include "nl2api.componentName" (list . "redis") -}}
+{{- include "nl2api.platformComponentName" (list . "redis") -}}
 {{- else -}}
 {{- .Values.externalRedis.host -}}
 {{- end -}}
@@ -196,7 +258,7 @@ service name is fully qualified).
 {{- if $r.address -}}
 {{- $r.address -}}
 {{- else if .Values.redis.enabled -}}
-{{- printf "%s:6379" (include "nl2api.serviceFQDN" (list . "redis")) -}}
+{{- printf "%s.%s.svc.%s:6379" (include "nl2api.platformComponentName" (list . "redis")) .Release.Namespace .Values.clusterDomain -}}
 {{- else -}}
 {{- printf "%s:%v" .Values.externalRedis.host .Values.externalRedis.port -}}
 {{- end -}}
@@ -214,24 +276,40 @@ service name is fully qualified).
 {{- join "," $names -}}
 {{- end -}}
 
-{{/* Name of the Secret the app reads (whichever source is configured). */}}
+{{/* Name of the Secret the app reads (whichever source is configured; a batch uses its platform's). */}}
 {{- define "nl2api.secretName" -}}
 {{- if .Values.secrets.existingSecret -}}
 {{- .Values.secrets.existingSecret -}}
 {{- else if and .Values.secrets.externalSecret.enabled .Values.secrets.externalSecret.targetName -}}
 {{- .Values.secrets.externalSecret.targetName -}}
 {{- else -}}
-{{- include "nl2api.fullname" . -}}
+{{- include "nl2api.platformName" . -}}
 {{- end -}}
 {{- end -}}
 
 {{- define "nl2api.configMapName" -}}
-{{- include "nl2api.componentName" (list . "config") -}}
+{{- include "nl2api.platformComponentName" (list . "config") -}}
+{{- end -}}
+
+{{/*
+An env entry read from the app Secret: include "nl2api.secretEnv" (list $ "EVAL_REDIS_URL" "redis-url")
+A fourth element true makes it optional (the key may be absent, e.g. an API key).
+*/}}
+{{- define "nl2api.secretEnv" -}}
+{{- $root := index . 0 -}}
+- name: {{ index . 1 }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "nl2api.secretName" $root }}
+      key: {{ index . 2 }}
+      {{- if gt (len .) 3 }}
+      optional: {{ index . 3 }}
+      {{- end }}
 {{- end -}}
 
 {{- define "nl2api.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
-{{- default (include "nl2api.fullname" .) .Values.serviceAccount.name -}}
+{{- default (include "nl2api.platformName" .) .Values.serviceAccount.name -}}
 {{- else -}}
 {{- default "default" .Values.serviceAccount.name -}}
 {{- end -}}
@@ -246,13 +324,12 @@ service name is fully qualified).
 {{- end -}}
 {{- end -}}
 
-{{/* OTLP endpoint of the app pods ("" = SDK disabled). */}}
+{{/* OTLP/gRPC endpoint of the app pods ("" = SDK disabled). */}}
 {{- define "nl2api.otel.endpoint" -}}
 {{- if .Values.otel.endpoint -}}
 {{- .Values.otel.endpoint -}}
 {{- else if .Values.otelCollector.enabled -}}
-{{- $port := ternary 4317 4318 (eq .Values.otel.protocol "grpc") -}}
-{{- printf "http://%s:%v" (include "nl2api.componentName" (list . "otel-collector")) $port -}}
+{{- printf "http://%s:4317" (include "nl2api.platformComponentName" (list . "otel-collector")) -}}
 {{- end -}}
 {{- end -}}
 
@@ -373,38 +450,26 @@ CA bundle volumes of the app pods (managed PostgreSQL / Redis with a private CA)
 {{- end -}}
 
 {{/*
-Environment variables common to the API and worker containers (OTEL and pod identity).
-include "nl2api.appEnv" (list $ "api")
+OTEL_RESOURCE_ATTRIBUTES of an application container; the application merges these keys with its own
+(service.name, service.version and deployment.environment are its own and win). A worker also names its pod
+through its EVAL_WORKER_ID: include "nl2api.otelResourceAttributesEnv" (list $ "worker")
 */}}
-{{- define "nl2api.appEnv" -}}
+{{- define "nl2api.otelResourceAttributesEnv" -}}
 {{- $root := index . 0 -}}
-{{- $component := index . 1 -}}
-- name: POD_NAME
-  valueFrom:
-    fieldRef:
-      fieldPath: metadata.name
-- name: POD_NAMESPACE
-  valueFrom:
-    fieldRef:
-      fieldPath: metadata.namespace
-- name: NODE_NAME
-  valueFrom:
-    fieldRef:
-      fieldPath: spec.nodeName
-- name: APP_COMPONENT
-  value: {{ $component | quote }}
-- name: OTEL_SERVICE_NAME
-  value: {{ printf "%s-%s" $root.Values.otel.serviceNamePrefix $component | quote }}
-- name: OTEL_RESOURCE_ATTRIBUTES
-  value: {{ printf "%s,k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.name=$(POD_NAME),k8s.node.name=$(NODE_NAME)" (include "nl2api.otel.resourceAttributes" $root) | quote }}
+{{- $attrs := list "service.namespace=nl2api" (printf "k8s.namespace.name=%s" $root.Release.Namespace) -}}
+{{- if has (index . 1) (list "api" "entity-service" "worker") -}}
+{{- $attrs = append $attrs (printf "k8s.deployment.name=%s" (include "nl2api.componentName" .)) -}}
+{{- else -}}
+{{- $attrs = append $attrs (printf "k8s.job.name=%s" (include "nl2api.componentName" .)) -}}
 {{- end -}}
-
-{{- define "nl2api.otel.resourceAttributes" -}}
-{{- $attrs := list (printf "deployment.environment=%s" .Values.environment) (printf "deployment.environment.name=%s" .Values.environment) "service.namespace=nl2api" (printf "service.version=%s" (include "nl2api.versionLabel" .)) -}}
-{{- range $k, $v := .Values.otel.resourceAttributes -}}
+{{- if eq (index . 1) "worker" -}}
+{{- $attrs = append $attrs "k8s.pod.name=$(EVAL_WORKER_ID)" -}}
+{{- end -}}
+{{- range $k, $v := $root.Values.otel.resourceAttributes -}}
 {{- $attrs = append $attrs (printf "%s=%v" $k $v) -}}
 {{- end -}}
-{{- join "," $attrs -}}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ join "," $attrs | quote }}
 {{- end -}}
 
 {{/*
@@ -412,7 +477,7 @@ Pod annotations shared by the API and worker: checksums of the configuration and
 source, so that a change rolls the pods.
 */}}
 {{- define "nl2api.checksumAnnotations" -}}
-checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
+checksum/config: {{ dict "environment" .Values.environment "otel" .Values.otel "endpoint" (include "nl2api.otel.endpoint" .) "extraEnv" .Values.config.extraEnv | toJson | sha256sum }}
 checksum/secret: {{ include "nl2api.secretChecksumInput" . | sha256sum }}
 {{- end -}}
 
@@ -424,7 +489,7 @@ outside the chart.
 */}}
 {{- define "nl2api.secretChecksumInput" -}}
 {{- $s := .Values.secrets -}}
-{{- dict "name" (include "nl2api.secretName" .) "create" $s.create "values" $s.values "extra" $s.extra "existing" $s.existingSecret "external" $s.externalSecret "revision" $s.revision | toJson -}}
+{{- dict "name" (include "nl2api.secretName" .) "create" $s.create "values" $s.values "extra" $s.extra "existing" $s.existingSecret "external" $s.externalSecret "revision" $s.revision "database" .Values.externalDatabase "redis" .Values.externalRedis | toJson -}}
 {{- end -}}
 
 {{/*

@@ -68,7 +68,7 @@ Included once from configmap.yaml (always rendered).
 
 {{/* ---------------- images ---------------- */}}
 {{- if $shared -}}
-{{- $images := dict "image.tag/api.image.tag" (include "nl2api.appImage" (list . "api") | fromYaml) "image.tag/worker.image.tag" (include "nl2api.appImage" (list . "worker") | fromYaml) -}}
+{{- $images := dict "image.tag/api.image.tag" (include "nl2api.appImage" (list . "api") | fromYaml) "image.tag/worker.image.tag" (include "nl2api.appImage" (list . "worker") | fromYaml) "image.tag/migrations.image.tag" (include "nl2api.appImage" (list . "migrations") | fromYaml) "image.tag/entityService.image.tag" (include "nl2api.appImage" (list . "entityService") | fromYaml) -}}
 {{- if $v.otelCollector.enabled }}{{ $_ := set $images "otelCollector.image.tag" $v.otelCollector.image }}{{ end -}}
 {{- range $path, $img := $images -}}
 {{- if and (not $img.digest) (or (eq (toString $img.tag) "latest") (eq (toString $img.tag) "")) -}}
@@ -77,36 +77,59 @@ Included once from configmap.yaml (always rendered).
 {{- end -}}
 {{- end -}}
 
-{{/* ---------------- API ---------------- */}}
-{{- $api := $v.api -}}
+{{/* ---------------- HTTP workloads (api, entityService) ---------------- */}}
+{{- range $component, $key := include "nl2api.httpComponents" . | fromYaml -}}
+{{- $api := index $v $key -}}
 {{- if le (int $api.terminationGracePeriodSeconds) (int $api.preStopSleepSeconds) -}}
-{{- fail (printf "api.terminationGracePeriodSeconds=%v must be greater than api.preStopSleepSeconds=%v (the preStop delay counts against the grace period)" $api.terminationGracePeriodSeconds $api.preStopSleepSeconds) -}}
+{{- fail (printf "%s.terminationGracePeriodSeconds=%v must be greater than %s.preStopSleepSeconds=%v (the preStop delay counts against the grace period)" $key $api.terminationGracePeriodSeconds $key $api.preStopSleepSeconds) -}}
 {{- end -}}
 {{- if and (eq (toString $api.strategy.maxSurge) "0") (eq (toString $api.strategy.maxUnavailable) "0") -}}
-{{- fail "api.strategy.maxSurge and api.strategy.maxUnavailable cannot both be 0" -}}
+{{- fail (printf "%s.strategy.maxSurge and %s.strategy.maxUnavailable cannot both be 0" $key $key) -}}
 {{- end -}}
-{{- if and (eq (toString $v.worker.strategy.maxSurge) "0") (eq (toString $v.worker.strategy.maxUnavailable) "0") -}}
-{{- fail "worker.strategy.maxSurge and worker.strategy.maxUnavailable cannot both be 0" -}}
+{{- if gt (int $api.postgresPool.min) (int $api.postgresPool.max) -}}
+{{- fail (printf "%s.postgresPool.min=%v is greater than %s.postgresPool.max=%v" $key $api.postgresPool.min $key $api.postgresPool.max) -}}
 {{- end -}}
 {{- $apiReplicas := int $api.replicaCount -}}
-{{- $apiReplicasPath := "api.replicaCount" -}}
+{{- $apiReplicasPath := printf "%s.replicaCount" $key -}}
 {{- if $api.autoscaling.enabled -}}
 {{- if gt (int $api.autoscaling.minReplicas) (int $api.autoscaling.maxReplicas) -}}
-{{- fail (printf "api.autoscaling.minReplicas=%v is greater than api.autoscaling.maxReplicas=%v" $api.autoscaling.minReplicas $api.autoscaling.maxReplicas) -}}
+{{- fail (printf "%s.autoscaling.minReplicas=%v is greater than %s.autoscaling.maxReplicas=%v" $key $api.autoscaling.minReplicas $key $api.autoscaling.maxReplicas) -}}
 {{- end -}}
 {{- if and (eq (int $api.autoscaling.targetCPUUtilizationPercentage) 0) (eq (int $api.autoscaling.targetMemoryUtilizationPercentage) 0) -}}
-{{- fail "api.autoscaling: set targetCPUUtilizationPercentage and/or targetMemoryUtilizationPercentage" -}}
+{{- fail (printf "%s.autoscaling: set targetCPUUtilizationPercentage and/or targetMemoryUtilizationPercentage" $key) -}}
 {{- end -}}
 {{- $apiReplicas = int $api.autoscaling.minReplicas -}}
-{{- $apiReplicasPath = "api.autoscaling.minReplicas" -}}
+{{- $apiReplicasPath = printf "%s.autoscaling.minReplicas" $key -}}
 {{- end -}}
-{{- include "nl2api.validatePDB" (dict "path" "api.podDisruptionBudget" "pdb" $api.podDisruptionBudget "replicas" $apiReplicas "replicasPath" $apiReplicasPath) -}}
+{{- include "nl2api.validatePDB" (dict "path" (printf "%s.podDisruptionBudget" $key) "pdb" $api.podDisruptionBudget "replicas" $apiReplicas "replicasPath" $apiReplicasPath) -}}
+{{- end -}}
 
-{{/* ---------------- worker ---------------- */}}
+{{/* ---------------- batch and worker ---------------- */}}
 {{- $w := $v.worker -}}
 {{- $wa := $w.autoscaling -}}
-{{- if and $w.drain.enabled (not $w.lifecycle) (le (int $w.terminationGracePeriodSeconds) (int $w.drain.timeoutSeconds)) -}}
-{{- fail (printf "worker.terminationGracePeriodSeconds=%v must be greater than worker.drain.timeoutSeconds=%v (the preStop hook counts against the grace period)" $w.terminationGracePeriodSeconds $w.drain.timeoutSeconds) -}}
+{{- $b := $v.batch -}}
+{{- if and $w.batchId (not $b.enabled) -}}
+{{- fail (printf "worker.batchId=%s needs batch.enabled=true: workers run in a batch release (playbooks/run_batch.yml), never in the platform release" $w.batchId) -}}
+{{- end -}}
+{{- if $b.enabled -}}
+{{- if not $b.producer.label -}}
+{{- fail "batch.producer.label is empty: the producer needs a label for the batch" -}}
+{{- end -}}
+{{- if not $b.producer.tags -}}
+{{- fail "batch.producer.tags is empty: the producer selects test cases by tag and refuses to run without one" -}}
+{{- end -}}
+{{- if eq $b.platformRelease (include "nl2api.fullname" .) -}}
+{{- fail (printf "batch.platformRelease=%s is this release itself: install the batch under a release name of its own" $b.platformRelease) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq (toString $w.strategy.maxSurge) "0") (eq (toString $w.strategy.maxUnavailable) "0") -}}
+{{- fail "worker.strategy.maxSurge and worker.strategy.maxUnavailable cannot both be 0" -}}
+{{- end -}}
+{{- if lt (int $w.terminationGracePeriodSeconds) (add (int $w.shutdown.maxTaskSeconds) 10) -}}
+{{- fail (printf "worker.terminationGracePeriodSeconds=%v must be at least worker.shutdown.maxTaskSeconds=%v + 10: a task still running at the end of the grace period is killed and, since nothing reclaims it, never finished" $w.terminationGracePeriodSeconds $w.shutdown.maxTaskSeconds) -}}
+{{- end -}}
+{{- if gt (int $w.postgresPool.min) (int $w.postgresPool.max) -}}
+{{- fail (printf "worker.postgresPool.min=%v is greater than worker.postgresPool.max=%v" $w.postgresPool.min $w.postgresPool.max) -}}
 {{- end -}}
 {{- $workerReplicas := int $w.replicaCount -}}
 {{- $workerReplicasPath := "worker.replicaCount" -}}
