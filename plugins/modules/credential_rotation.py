@@ -90,6 +90,14 @@ options:
       - Rotate now, whatever O(max_age) says.
     type: bool
     default: false
+  validate_only:
+    description:
+      - Only check the options, all of them (engine options, durations, password settings, every consumer's type
+        options, O(consumers[].keys) and O(consumers[].url_keys) templates, O(rollouts), O(keda_refresh)), and
+        report every problem in one failure. Nothing is connected to, read or written; no library beyond
+        Ansible's is needed. The rotation role runs this for every selected credential before it rotates any.
+    type: bool
+    default: false
   password_length:
     description:
       - Length of generated passwords. At least 16.
@@ -375,7 +383,8 @@ options:
     description:
       - Where the credential is delivered, at least one. The first one is the primary consumer; when there is no
         state file yet, the module reads it to learn the credential in use.
-      - Each consumer writes only the listed O(consumers[].keys); other keys of the same target are kept.
+      - Each consumer writes only its outputs, O(consumers[].keys) and O(consumers[].url_keys) (at least one of them,
+        no output key in both); other keys of the same target are kept.
     type: list
     elements: dict
     required: true
@@ -393,11 +402,23 @@ options:
         choices: [file, kubernetes_secret, aws_secretsmanager, azure_keyvault]
       keys:
         description:
-          - "Output key to credential field (V(username) or V(password)), for example
-            C({DATABASE_USER: username, DATABASE_PASSWORD: password})."
+          - "Output key to credential field (V(username) or V(password)), the raw value, for example
+            C({redis-username: username, redis-password: password})."
           - Key Vault secret names allow only letters, digits and C(-).
         type: dict
-        required: true
+      url_keys:
+        description:
+          - "Output key to a connection URL template, filled with the new credential, for example
+            C({redis-url: 'rediss://{username}:{password}@redis.internal:6379/0?ssl_cert_reqs=required'})."
+          - "The only placeholders are C({username}) and C({password}); C({password}) is required. Both are
+            percent-encoded (Python's C(urllib.parse.quote(value, safe=\"\"))), so any character of a password is
+            safe in the URL; libpq, asyncpg and redis-py decode them."
+          - The template must start with a scheme (C(postgresql://), C(rediss://)) and put the placeholders in the
+            user info, before the host. Write a literal brace as C({{) or C(}}).
+          - The primary consumer's credential in use is read back from O(consumers[].keys), else from the user
+            info of the first of these URLs.
+          - The URLs carry the password; they are never returned or logged.
+        type: dict
       path:
         description:
           - Directory, for O(consumers[].type=file).
@@ -564,12 +585,14 @@ EXAMPLES = r"""
       owner_role: nl2api_owner
     consumers:
       - type: kubernetes_secret
-        name: nl2api-database
+        name: nl2api
         namespace: nl2api
-        keys: {DATABASE_USER: username, DATABASE_PASSWORD: password}
+        # The login role alternates, so the user name inside the URL changes too.
+        url_keys:
+          postgres-url: >-
+            postgresql://{username}:{password}@db.internal:5432/nl2api?sslmode=verify-full&sslrootcert=/etc/nl2api/tls/database/ca.crt
     rollouts:
       - {name: nl2api-api, namespace: nl2api}
-      - {name: nl2api-worker, namespace: nl2api}
   register: rotation
 
 - name: Rotate the Redis ACL user of the KEDA scaler, now
@@ -606,7 +629,8 @@ EXAMPLES = r"""
     consumers:
       - type: file
         path: /etc/nl2api/secrets/redis
-        keys: {REDIS_USERNAME: username, REDIS_PASSWORD: password}
+        keys: {redis-username: username, redis-password: password}
+        url_keys: {redis-url: "redis://{username}:{password}@nl2api-redis:6379/0"}
   check_mode: true
   diff: true
 
@@ -625,7 +649,20 @@ EXAMPLES = r"""
       - type: aws_secretsmanager
         secret_id: nl2api/prod/redis
         region: eu-west-1
-        keys: {REDIS_PASSWORD: password}
+        # An AUTH token has no user name: the URL has an empty one.
+        url_keys:
+          redis-url: >-
+            rediss://:{password}@master.nl2api-prod.abcdef.euw1.cache.amazonaws.com:6379/0?ssl_cert_reqs=required
+
+- name: Check every option of a credential, connecting to nothing
+  nl2api.deploy.credential_rotation:
+    credential: redis-app
+    engine: redis_acl
+    state_dir: /var/lib/nl2api/rotation
+    validate_only: true
+    redis: {login_user: admin, acl_user: nl2api}
+    consumers:
+      - {type: file, path: /etc/nl2api/secrets/redis, url_keys: {redis-url: "redis://{username}:{password}@nl2api-redis:6379/0"}}
 """
 
 RETURN = r"""
@@ -736,7 +773,19 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.credential_rotation import (
+from ansible_collections.nl2api.deploy.plugins.module_utils._common import fail_on_problems, mask
+from ansible_collections.nl2api.deploy.plugins.module_utils.redis_connection import (
+    REDIS_REQUIRED_TOGETHER,
+    redis_argument_spec,
+)
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.consumers import (
+    CONSUMER_TYPES,
+    build_consumers,
+    build_refreshers,
+    check_options,
+    validate_delivery,
+)
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (
     MIN_PASSWORD_LENGTH,
     RotationEngine,
     RotationError,
@@ -744,17 +793,8 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.credential_rotation 
     build_alphabet,
     fault_hook_from_env,
     generate_password,
-    mask,
     parse_duration,
     parse_max_age,
-)
-from ansible_collections.nl2api.deploy.plugins.module_utils.redis_connection import (
-    REDIS_REQUIRED_TOGETHER,
-    redis_argument_spec,
-)
-from ansible_collections.nl2api.deploy.plugins.module_utils.rotation_consumers import (
-    build_consumers,
-    build_refreshers,
 )
 
 ENGINES = ("postgres", "redis_acl", "elasticache", "azure_redis")
@@ -778,6 +818,7 @@ ARGUMENT_SPEC = dict(
     max_age=dict(type="str", default="30d"),
     revoke_delay=dict(type="str", default="0s"),
     force=dict(type="bool", default=False),
+    validate_only=dict(type="bool", default=False),
     password_length=dict(type="int", default=40, no_log=False),
     password_alphabet=dict(type="str", default=DEFAULT_ALPHABET, no_log=False),
     password_symbols=dict(type="str", default="", no_log=False),
@@ -829,7 +870,8 @@ ARGUMENT_SPEC = dict(
     consumers=dict(type="list", elements="dict", required=True, options=dict(
         type=dict(type="str", required=True,
                   choices=["file", "kubernetes_secret", "aws_secretsmanager", "azure_keyvault"]),
-        keys=dict(type="dict", required=True, no_log=False),
+        keys=dict(type="dict", no_log=False),
+        url_keys=dict(type="dict", no_log=False),
         path=dict(type="path"),
         name=dict(type="str"),
         namespace=dict(type="str"),
@@ -880,13 +922,62 @@ def check_engine_options(params):
 def build_backend(engine, params):
     """The backend of ``engine`` from its option (imports only the library it needs)."""
     if engine == "postgres":
-        from ansible_collections.nl2api.deploy.plugins.module_utils import rotation_postgres
-        return rotation_postgres.build_backend(params["postgres"])
+        from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import postgres
+        return postgres.build_backend(params["postgres"])
     if engine == "redis_acl":
-        from ansible_collections.nl2api.deploy.plugins.module_utils import rotation_redis
-        return rotation_redis.build_backend(params["redis"])
-    from ansible_collections.nl2api.deploy.plugins.module_utils import rotation_cloud
-    return rotation_cloud.build_backend(engine, params[ENGINE_OPTIONS[engine]])
+        from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import redis
+        return redis.build_backend(params["redis"])
+    if engine == "elasticache":
+        from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import aws
+        return aws.build_backend(params["elasticache"])
+    from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import azure
+    return azure.build_backend(params["azure_redis"])
+
+
+def _problem(check, *args):
+    """The message of the RotationError ``check(*args)`` raises, or None; the value it returns is dropped."""
+    try:
+        check(*args)
+    except RotationError as exc:
+        return "%s" % exc
+    return None
+
+
+def check_password_length(length):
+    if length < MIN_PASSWORD_LENGTH:
+        raise RotationError("password_length must be at least %d, got %d" % (MIN_PASSWORD_LENGTH, length))
+
+
+def check_engine_settings(engine, settings):
+    """The checks of the engine's own option that need no connection (roles, ACL user)."""
+    if settings is None:
+        return  # check_engine_options names the missing option
+    if engine == "postgres":
+        from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import postgres
+        postgres.validate_params(settings)
+    elif engine == "redis_acl":
+        from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import redis
+        redis.RedisAclBackend(settings)  # validates; connects only when used
+
+
+def option_problems(params):
+    """Every problem of the options that can be found without connecting, each message naming its option."""
+    checks = [
+        (check_engine_options, params),
+        (check_engine_settings, params["engine"], params.get(ENGINE_OPTIONS[params["engine"]])),
+        (check_password_length, params["password_length"]),
+        (build_alphabet, params["password_alphabet"], params["password_symbols"]),
+        (parse_max_age, params["max_age"]),
+        (parse_duration, params["revoke_delay"], "revoke_delay"),
+        (StateStore, params["state_dir"], params["credential"]),
+    ]
+    for index, spec in enumerate(params["consumers"] or []):
+        where = "consumers[%d]" % index
+        if spec.get("type") in CONSUMER_TYPES:
+            checks.append((check_options, spec, spec["type"], where))
+        checks.append((validate_delivery, spec, where))
+    problems = [_problem(check[0], *check[1:]) for check in checks]
+    return [problem for problem in problems if problem]
 
 
 def module_result(result, rollout_count):
@@ -904,11 +995,11 @@ def run_rotation(module):
     params = module.params
     secrets_seen = module.no_log_values
     result = {}
+    fail_on_problems(module, option_problems(params), changed=False)
+    if params["validate_only"]:
+        module.exit_json(changed=False, msg="%s: the options are valid (validate_only: nothing was connected to)"
+                         % params["credential"])
     try:
-        check_engine_options(params)
-        if params["password_length"] < MIN_PASSWORD_LENGTH:
-            raise RotationError("password_length must be at least %d, got %d"
-                                % (MIN_PASSWORD_LENGTH, params["password_length"]))
         alphabet = build_alphabet(params["password_alphabet"], params["password_symbols"])
         max_age = parse_max_age(params["max_age"])
         revoke_delay = parse_duration(params["revoke_delay"], "revoke_delay")

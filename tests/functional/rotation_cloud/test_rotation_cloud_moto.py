@@ -1,7 +1,8 @@
-"""rotation_cloud against moto in server mode (the `aws` fixture) and, for test_secret, a real Redis over TLS.
+"""rotation/aws.py against moto in server mode (the `aws` fixture) and, for test_secret, a real Redis over TLS.
 
 Secrets Manager is covered end to end by moto: create, merge into an existing JSON SecretString (other keys kept),
-no new version when nothing changed, check mode, read_current through `keys`.
+no new version when nothing changed, check mode, read_current through `keys`, and `url_keys` (a URL with the
+percent-encoded credential, read back from the URL when it is the only output).
 
 ElastiCache: moto 5.2.5 accepts ModifyReplicationGroup with AuthToken/AuthTokenUpdateStrategy but ignores both
 (moto/elasticache/models.py modify_replication_group takes neither argument; the group's status never leaves
@@ -32,13 +33,13 @@ ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT / "collections") not in sys.path:
     sys.path.insert(0, str(ROOT / "collections"))
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.credential_rotation import (  # noqa: E402
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (  # noqa: E402
     Credential,
     RotationEngine,
     RotationError,
     StateStore,
 )
-from ansible_collections.nl2api.deploy.plugins.module_utils.rotation_cloud import (  # noqa: E402
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.aws import (  # noqa: E402
     build_backend,
     build_consumer,
 )
@@ -118,6 +119,19 @@ def test_secretsmanager_merges_and_is_idempotent(aws: MotoServer) -> None:
     assert version_count(aws) == versions  # no change, no new version
 
 
+def test_secretsmanager_url_keys_carry_the_encoded_credential(aws: MotoServer) -> None:
+    """ElastiCache AUTH tokens may hold ':', '#', '?' and '%': the URL carries them percent-encoded, and the
+    credential in use is read back out of the URL when no raw key is delivered."""
+    password = token()[:20] + ":#?%!&*"
+    template = "rediss://:{password}@master.nl2api.cache.amazonaws.com:6379/0?ssl_cert_reqs=required"
+    target = consumer(aws, keys=None, url_keys={"redis-url": template}, create=True)
+    assert target.write(Credential(None, password), check_mode=False) is True
+    assert secret_json(aws) == {"redis-url": "rediss://:%s%%3A%%23%%3F%%25%%21%%26%%2A@master.nl2api.cache."
+                                             "amazonaws.com:6379/0?ssl_cert_reqs=required" % password[:20]}
+    assert target.read_current() == {"username": None, "password": password}
+    assert target.write(Credential(None, password), check_mode=False) is False
+
+
 def test_secretsmanager_refuses_a_non_json_secret_without_showing_it(aws: MotoServer) -> None:
     stored = "plain-" + token()
     aws.client("secretsmanager").create_secret(Name=SECRET_ID, SecretString=stored)
@@ -153,7 +167,7 @@ def elasticache(aws: MotoServer, **overrides: Any) -> Any:
     params = {"replication_group_id": GROUP_ID, "host": "127.0.0.1", "port": 6379, "tls": True,
               "poll_interval": 1, "wait_timeout": 30, **aws_options(aws)}
     params.update(overrides)
-    return build_backend("elasticache", params)
+    return build_backend(params)
 
 
 def test_elasticache_rotate_then_set_accepted_by_moto(aws: MotoServer) -> None:

@@ -1,4 +1,4 @@
-"""API-contract tests of plugins/module_utils/rotation_kubernetes.py (credential rotation, Kubernetes side).
+"""API-contract tests of plugins/module_utils/rotation/kubernetes.py (credential rotation, Kubernetes side).
 
 No API server can run here, so an in-process HTTP server on 127.0.0.1 speaks the few REST endpoints the module
 uses, strictly: Secrets, Deployments, KEDA ScaledObjects/ScaledJobs/TriggerAuthentications and
@@ -49,8 +49,8 @@ ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT / "collections") not in sys.path:
     sys.path.insert(0, str(ROOT / "collections"))
 
-from ansible_collections.nl2api.deploy.plugins.module_utils import rotation_kubernetes as rk  # noqa: E402
-from ansible_collections.nl2api.deploy.plugins.module_utils.credential_rotation import (  # noqa: E402
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import kubernetes as rk  # noqa: E402
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (  # noqa: E402
     Credential,
     RotationError,
 )
@@ -543,6 +543,7 @@ def trigger_auth(name: str = "nl2api-worker-redis", kind: str = "TriggerAuthenti
                                          {"parameter": "password", "name": "nl2api", "key": "REDIS_PASSWORD"}]}}
 
 
+REDIS_URL = "redis://{username}:{password}@nl2api-redis:6379/0"
 SECRET_SPEC = {"type": "kubernetes_secret", "name": "nl2api", "namespace": NS,
                "keys": {"REDIS_USERNAME": "username", "REDIS_PASSWORD": "password"}}
 
@@ -626,6 +627,34 @@ def test_secret_consumer_without_a_username_field_names_the_key(kube: FakeKube, 
         consumer.write(Credential(None, NEW_PASSWORD), check_mode=False)
     assert NEW_PASSWORD not in str(caught.value)
     assert kube.patches() == []
+
+
+def test_secret_url_keys_write_the_urls_the_pods_read(kube: FakeKube, kubeconfig: dict) -> None:
+    """The app's Secret: raw keys for the in-cluster Redis, the URL for the pods; one merge patch, only what
+    changed; the credential in use read back; an API error masks the URL too (it carries the password)."""
+    url = "redis://{username}:{password}@nl2api-redis:6379/0"
+    password = "n:e@w/p#a?s%s-0123456789"
+    encoded = "n%3Ae%40w%2Fp%23a%3Fs%25s-0123456789"
+    kube.add(app_secret(**{"redis-username": "nl2api", "redis-password": OLD_PASSWORD, "postgres-url": "keep",
+                           "redis-url": "redis://nl2api:%s@nl2api-redis:6379/0" % OLD_PASSWORD}))
+    spec = {"type": "kubernetes_secret", "name": "nl2api", "namespace": NS,
+            "keys": {"redis-username": "username", "redis-password": "password"}, "url_keys": {"redis-url": url}}
+    consumer = rk.build_consumer(dict(spec, **kubeconfig))
+    assert consumer.read_current() == {"username": "nl2api", "password": OLD_PASSWORD}
+
+    assert consumer.write(Credential("nl2api", password), check_mode=False) is True
+    assert kube.patches()[0].body == {"data": {"redis-password": b64(password),
+                                               "redis-url": b64("redis://nl2api:%s@nl2api-redis:6379/0" % encoded)}}
+    assert kube.get("secrets", NS, "nl2api")["data"]["postgres-url"] == b64("keep")
+    url_only = rk.build_consumer(dict(spec, keys=None, **kubeconfig))
+    assert url_only.read_current() == {"username": "nl2api", "password": password}
+
+    kube.fail_next[("PATCH", "secrets")] = (422, "Invalid", True)
+    with pytest.raises(RotationError) as caught:
+        consumer.write(Credential("nl2api", NEW_PASSWORD), check_mode=False)
+    text = str(caught.value)
+    assert "HTTP 422" in text and NEW_PASSWORD not in text and b64(NEW_PASSWORD) not in text
+    assert b64("redis://nl2api:%s@nl2api-redis:6379/0" % NEW_PASSWORD) not in text
 
 
 def raw_patch(url: str, body: Any, content_type: str) -> int:
@@ -934,11 +963,14 @@ def test_keda_missing_scaled_object_names_it(kube: FakeKube, kubeconfig: dict) -
 @pytest.mark.parametrize(("builder", "message"), [
     (lambda: rk.build_consumer({"type": "kubernetes_secret", "namespace": NS, "keys": {"A": "password"}}),
      r"consumers\[kubernetes_secret\]\.name is required"),
-    (lambda: rk.build_consumer({"name": "s", "namespace": NS, "keys": {}}), r"\.keys must be a non-empty dict"),
+    (lambda: rk.build_consumer({"name": "s", "namespace": NS, "keys": {}}), r"needs keys .* or url_keys"),
     (lambda: rk.build_consumer({"name": "s", "namespace": NS, "keys": {"A B": "password"}}),
      r"'A B' is not a valid Secret key"),
     (lambda: rk.build_consumer({"name": "s", "namespace": NS, "keys": {"A": "token"}}),
-     r"\.keys\.A must be one of username, password"),
+     r"\.keys\.A must be username or password"),
+    (lambda: rk.build_consumer({"name": "s", "namespace": NS, "url_keys": {"A": "redis://{username}@h"}},
+                               where="consumers[3]"),
+     r"consumers\[3\]\.url_keys\.A has no \{password\}"),
     (lambda: rk.build_refresher("rollout", {"name": "d"}), r"rollouts\.namespace is required"),
     (lambda: rk.build_refresher("rollout", {"name": "d", "namespace": NS, "timeout": "soon"}),
      r"rollouts\.timeout must be a number"),
@@ -1012,20 +1044,23 @@ def test_module_delivers_rolls_and_refreshes_keda(kube: FakeKube, kubeconfig: di
     admin = redis_server.client()
     admin.execute_command("ACL", "SETUSER", user, "on", ">" + OLD_PASSWORD, "~nl2api:*", "+@read", "+ping")
     try:
-        kube.add(app_secret(REDIS_USERNAME=user, REDIS_PASSWORD=OLD_PASSWORD, DATABASE_PASSWORD="db-secret"))
+        kube.add(app_secret(**{"redis-username": user, "redis-password": OLD_PASSWORD, "postgres-url": "db-secret"}))
         kube.add(deployment("nl2api-api"))
-        kube.add(deployment("nl2api-worker"))
+        kube.add(deployment("nl2api-entity-service"))
         kube.add(trigger_auth())
-        kube.add(scaled_object())
+        # Workers exist per batch: the TriggerAuthentication's refresh finds the batch's ScaledObject.
+        kube.add(scaled_object("nl2api-worker-0f4c2a"))
         connection = dict(kubeconfig)
         args = {
             "credential": "redis-app", "engine": "redis_acl", "state_dir": str(tmp_path / "state"), "force": True,
             "redis": {"login_host": redis_server.host, "login_port": redis_server.port, "tls": False,
                       "login_user": redis_server.admin_username, "login_password": redis_server.admin_password,
                       "acl_user": user, "persist": "none"},
-            "consumers": [dict(SECRET_SPEC, **connection)],
+            "consumers": [dict(type="kubernetes_secret", name="nl2api", namespace=NS,
+                               keys={"redis-username": "username", "redis-password": "password"},
+                               url_keys={"redis-url": REDIS_URL}, **connection)],
             "rollouts": [dict(name=name, namespace=NS, timeout=60, **connection)
-                         for name in ("nl2api-api", "nl2api-worker")],
+                         for name in ("nl2api-api", "nl2api-entity-service")],
             "keda_refresh": [dict(kind="TriggerAuthentication", name="nl2api-worker-redis", namespace=NS,
                                   **connection)],
         }
@@ -1035,23 +1070,28 @@ def test_module_delivers_rolls_and_refreshes_keda(kube: FakeKube, kubeconfig: di
         assert rc == 0, result
         assert result["changed"] is True and result["rotated"] is True and result["step"] == "idle", result
         revision = result["revision"]
-        new_password = base64.b64decode(kube.get("secrets", NS, "nl2api")["data"]["REDIS_PASSWORD"]).decode()
+        data = kube.get("secrets", NS, "nl2api")["data"]
+        new_password = base64.b64decode(data["redis-password"]).decode()
+        new_url = base64.b64decode(data["redis-url"]).decode()
         assert new_password != OLD_PASSWORD
-        assert OLD_PASSWORD not in output and new_password not in output and b64(new_password) not in output
-        assert kube.get("secrets", NS, "nl2api")["data"]["DATABASE_PASSWORD"] == b64("db-secret")
+        assert new_url == REDIS_URL.format(username=user, password=new_password)  # letters and digits: as is
+        for shown in (OLD_PASSWORD, new_password, b64(new_password), new_url, b64(new_url)):
+            assert shown not in output
+        assert data["postgres-url"] == b64("db-secret")
         # order: deliver, then roll, then refresh KEDA
         writes = [r.path.rsplit("/", 2)[-2] + "/" + r.path.rsplit("/", 1)[-1] for r in kube.patches()]
-        assert writes == ["secrets/nl2api", "deployments/nl2api-api", "deployments/nl2api-worker",
-                          "triggerauthentications/nl2api-worker-redis", "scaledobjects/nl2api-worker"]
-        for name in ("nl2api-api", "nl2api-worker"):
+        assert writes == ["secrets/nl2api", "deployments/nl2api-api", "deployments/nl2api-entity-service",
+                          "triggerauthentications/nl2api-worker-redis", "scaledobjects/nl2api-worker-0f4c2a"]
+        for name in ("nl2api-api", "nl2api-entity-service"):
             stored = kube.get("deployments", NS, name)
             assert stored["spec"]["template"]["metadata"]["annotations"][rk.REVISION_ANNOTATION] == revision
             assert stored["status"]["updatedReplicas"] == 2 and stored["status"]["observedGeneration"] == 2
-        scaled = kube.get("scaledobjects", NS, "nl2api-worker")
+        scaled = kube.get("scaledobjects", NS, "nl2api-worker-0f4c2a")
         assert scaled["metadata"]["generation"] == 2
         assert scaled["spec"]["triggers"][0]["metadata"][rk.KEDA_TRIGGER_METADATA_KEY] == revision
-        # Redis: only the new password is left
-        assert redis_server.client(user, new_password).ping() is True
+        # Redis: only the new password is left, and the delivered URL logs in
+        assert redis.Redis.from_url(new_url.replace("nl2api-redis:6379", "%s:%s" % (
+            redis_server.host, redis_server.port))).ping() is True
         with pytest.raises(redis.exceptions.AuthenticationError):
             redis_server.client(user, OLD_PASSWORD).ping()
 

@@ -16,7 +16,8 @@ import string
 
 import pytest
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.credential_rotation import (
+from ansible_collections.nl2api.deploy.plugins.module_utils._common import mask
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (
     DEFAULT_ALPHABET,
     MASK,
     STEPS,
@@ -30,16 +31,15 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.credential_rotation 
     build_alphabet,
     fault_hook_from_env,
     generate_password,
-    mask,
     parse_fault,
     parse_max_age,
 )
-from ansible_collections.nl2api.deploy.plugins.module_utils.rotation_consumers import (
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.consumers import (
     FileConsumer,
     build_consumers,
     build_refreshers,
 )
-from ansible_collections.nl2api.deploy.plugins.module_utils.rotation_redis import RedisAclBackend
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.redis import RedisAclBackend
 
 DAY = 86400
 
@@ -561,7 +561,7 @@ def test_file_consumer_layout_and_swap(tmp_path):
 
 
 def test_file_consumer_rejects_bad_keys(tmp_path):
-    with pytest.raises(RotationError, match=r"consumers\[0\].keys"):
+    with pytest.raises(RotationError, match=r"consumers\[0\]: output key '\.\./evil' is not a valid file name"):
         FileConsumer(str(tmp_path), {"../evil": "password"})
     with pytest.raises(RotationError, match=r"consumers\[0\].keys.X must be username or password"):
         FileConsumer(str(tmp_path), {"X": "token"})
@@ -600,7 +600,7 @@ def test_file_consumer_removes_a_directory_left_by_a_killed_write(tmp_path):
     consumer.write(Credential("a", "two"), check_mode=False)
     data = os.readlink(str(path / "..data"))
     assert sorted(os.listdir(str(path))) == sorted(["..data", data, "P"])
-    assert consumer.read_current() == {"password": "two"}
+    assert consumer.read_current() == {"username": None, "password": "two"}
 
 
 # ------------------------------------------------------------------------------ redis ACL backend, fake admin

@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: nl2api-deploy maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""rotation_cloud without a cloud: ElastiCache and Secrets Manager through botocore's Stubber on real clients (it
-checks every request against the service model), Azure ARM and Key Vault through a local HTTP server on 127.0.0.1
-that records each request. tests/functional/rotation_cloud/ runs the AWS parts against moto."""
+"""rotation/aws.py and rotation/azure.py without a cloud: ElastiCache and Secrets Manager through botocore's
+Stubber on real clients (it checks every request against the service model), Azure ARM and Key Vault through a
+local HTTP server on 127.0.0.1 that records each request. tests/functional/rotation_cloud/ runs the AWS parts against moto."""
 
 from __future__ import absolute_import, annotations, division, print_function
 
@@ -16,22 +16,33 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.nl2api.deploy.plugins.module_utils import rotation_cloud
-from ansible_collections.nl2api.deploy.plugins.module_utils.credential_rotation import (
+from ansible_collections.nl2api.deploy.plugins.module_utils._common import mask
+from ansible_collections.nl2api.deploy.plugins.module_utils.redis_connection import redis_client_kwargs
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import aws, azure as azure_rotation
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import redis as redis_rotation
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.aws import (
+    AwsSecretsManagerConsumer,
+    ElastiCacheBackend,
+)
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.azure import AzureRedisBackend
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (
     Consumer,
     Credential,
     RotationEngine,
     RotationError,
     StateStore,
 )
-from ansible_collections.nl2api.deploy.plugins.module_utils.rotation_cloud import (
-    AwsSecretsManagerConsumer,
-    AzureRedisBackend,
-    ElastiCacheBackend,
-    build_backend,
-    build_consumer,
-    mask_secrets,
-)
+
+
+def build_backend(engine, params):
+    """The cloud backend of ``engine``, as the module picks it."""
+    return {"elasticache": aws.build_backend, "azure_redis": azure_rotation.build_backend}[engine](params)
+
+
+def build_consumer(spec):
+    """The cloud consumer of ``spec["type"]``, as consumers.build_consumers picks it."""
+    return {"aws_secretsmanager": aws.build_consumer, "azure_keyvault": azure_rotation.build_consumer}[spec["type"]](
+        spec)
 
 try:
     import boto3
@@ -278,7 +289,7 @@ def test_elasticache_test_secret_connects_with_tls_and_the_token():
     assert password == NEW and fake.closed
     assert (connection["host"], connection["port"], connection["tls"], connection["ca_file"]) == (
         "master.nl2api.cache.amazonaws.com", 6379, True, "/etc/ssl/ca.pem")
-    kwargs = rotation_cloud.redis_client_kwargs(rotation_cloud._redis_params(connection, NEW))
+    kwargs = redis_client_kwargs(redis_rotation.password_login_params(connection, NEW))
     assert kwargs["ssl"] is True and kwargs["ssl_ca_certs"] == "/etc/ssl/ca.pem" and kwargs["password"] == NEW
     assert kwargs["ssl_cert_reqs"] == "required" and kwargs["username"] is None
 
@@ -295,7 +306,7 @@ def test_test_secret_failure_masks_the_token():
 
 def test_default_redis_factory_builds_a_tls_client():
     redis = pytest.importorskip("redis")
-    client = rotation_cloud.default_redis_factory(
+    client = redis_rotation.default_password_client(
         {"host": "127.0.0.1", "port": 6380, "tls": True, "ca_file": "/tmp/ca.pem"}, NEW)
     kwargs = client.connection_pool.connection_kwargs
     assert isinstance(client, redis.Redis)
@@ -406,7 +417,7 @@ def test_secretsmanager_put_error_masks_the_secret():
 
 
 def test_consumer_keys_are_checked():
-    with pytest.raises(RotationError, match="keys must map"):
+    with pytest.raises(RotationError, match="needs keys .* or url_keys"):
         AwsSecretsManagerConsumer({"secret_id": "s", "keys": {}}, client=object())
     with pytest.raises(RotationError, match=r"keys.X must be username or password"):
         AwsSecretsManagerConsumer({"secret_id": "s", "keys": {"X": "token"}}, client=object())
@@ -420,14 +431,14 @@ def test_consumer_keys_are_checked():
 @needs_boto3
 def test_aws_client_options(monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    client = rotation_cloud.aws_client("secretsmanager", {"region": "eu-west-1", "endpoint_url": "http://127.0.0.1:1",
+    client = aws.aws_client("secretsmanager", {"region": "eu-west-1", "endpoint_url": "http://127.0.0.1:1",
                                                           "aws_access_key_id": "a", "aws_secret_access_key": "b"},
                                        "consumers[aws_secretsmanager]")
     assert client.meta.region_name == "eu-west-1" and client.meta.endpoint_url == "http://127.0.0.1:1"
     with pytest.raises(RotationError, match="aws_access_key_id and aws_secret_access_key must be set together"):
-        rotation_cloud.aws_client("secretsmanager", {"aws_access_key_id": "a"}, "elasticache")
+        aws.aws_client("secretsmanager", {"aws_access_key_id": "a"}, "elasticache")
     with pytest.raises(RotationError, match="profile and aws_access_key_id are mutually exclusive"):
-        rotation_cloud.aws_client("secretsmanager", {"aws_access_key_id": "a", "aws_secret_access_key": "b",
+        aws.aws_client("secretsmanager", {"aws_access_key_id": "a", "aws_secret_access_key": "b",
                                                      "profile": "p"}, "elasticache")
 
 
@@ -766,16 +777,14 @@ def test_keyvault_token_is_required(azure, monkeypatch):
 
 
 def test_factories_refuse_what_they_do_not_build():
-    with pytest.raises(RotationError, match="not a cloud engine"):
-        build_backend("postgres", {})
     with pytest.raises(RotationError, match="elasticache is required"):
         build_backend("elasticache", None)
     with pytest.raises(RotationError, match="replication_group_id is required"):
         ElastiCacheBackend({"host": "h"}, client=object())
     with pytest.raises(RotationError, match="azure_redis.subscription_id is required"):
         build_backend("azure_redis", {"resource_group": "r", "name": "n", "token": "t"})
-    with pytest.raises(RotationError, match="not a cloud consumer"):
-        build_consumer({"type": "file"})
+    with pytest.raises(RotationError, match="azure_redis is required"):
+        build_backend("azure_redis", {})
 
 
 @needs_boto3
@@ -789,5 +798,5 @@ def test_factories_build_aws_objects_lazily():
     assert consumer.describe() == "aws_secretsmanager:s"
 
 
-def test_mask_secrets_masks_longest_first():
-    assert mask_secrets("abc abcdef x", ["abc", "abcdef", None, ""]) == "******** ******** x"
+def test_mask_masks_longest_first():
+    assert mask("abc abcdef x", ["abc", "abcdef", None, ""]) == "******** ******** x"

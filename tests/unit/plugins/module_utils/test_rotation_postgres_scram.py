@@ -15,8 +15,8 @@ import re
 
 import pytest
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.credential_rotation import RotationError
-from ansible_collections.nl2api.deploy.plugins.module_utils.rotation_postgres import (
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import RotationError
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.postgres import (
     PostgresBackend,
     scram_sha256_verifier,
     validate_params,

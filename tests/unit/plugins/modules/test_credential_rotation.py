@@ -12,10 +12,11 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import json
 import os
+import shutil
 
 import pytest
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.credential_rotation import (
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (
     MASK,
     Backend,
     RotationError,
@@ -110,6 +111,56 @@ def test_argument_errors_name_the_option(tmp_path, memory_backend, change, words
     for word in words:
         assert word in result["msg"], result["msg"]
     assert not os.path.exists(str(tmp_path / "state"))
+
+
+URL = "postgresql://{username}:{password}@db.internal:5432/nl2api?sslmode=verify-full"
+
+
+@pytest.mark.parametrize("url_keys,words", [
+    ({"postgres-url": "postgresql://{username}:{pasword}@db:5432/nl2api"}, ["consumers[0].url_keys.postgres-url",
+                                                                         "unknown placeholder {pasword}"]),
+    ({"postgres-url": "db.internal:5432/{username}:{password}"}, ["consumers[0].url_keys.postgres-url", "scheme"]),
+    ({"postgres-url": "postgresql://{username}@db:5432/nl2api"}, ["consumers[0].url_keys.postgres-url",
+                                                                "has no {password}"]),
+    ({"postgres-url": "postgresql://db:5432/nl2api?password={password}"}, ["consumers[0].url_keys.postgres-url",
+                                                                         "user info"]),
+    ({"DATABASE_USER": URL}, ["DATABASE_USER in both keys and url_keys"]),
+])
+def test_url_key_errors_name_the_url_key(tmp_path, memory_backend, url_keys, words):
+    params = args(tmp_path)
+    params["consumers"][0]["url_keys"] = url_keys
+    result = run_main(credential_rotation.main, params, expect=FailJson)
+    for word in words:
+        assert word in result["msg"], result["msg"]
+    assert memory_backend == [] and not (tmp_path / "state").exists()
+
+
+def test_every_problem_is_reported_at_once_and_validate_only_connects_to_nothing(tmp_path, memory_backend):
+    params = args(tmp_path, max_age="soon", password_length=8)
+    params["consumers"][0]["url_keys"] = {"postgres-url": "postgresql://{user}:{password}@db/nl2api"}
+    failed = run_main(credential_rotation.main, dict(params, validate_only=True), expect=FailJson)
+    assert len(failed["problems"]) == 3, failed["problems"]
+    assert "max_age" in failed["msg"] and "password_length" in failed["msg"] and "{user}" in failed["msg"]
+    assert failed["changed"] is False
+
+    valid = run_main(credential_rotation.main, dict(args(tmp_path), validate_only=True))
+    assert valid["changed"] is False and "options are valid" in valid["msg"]
+    assert memory_backend == [] and not (tmp_path / "state").exists() and not (tmp_path / "vol").exists()
+
+
+def test_url_keys_deliver_the_encoded_credential_and_the_first_run_reads_it_back(tmp_path, memory_backend):
+    params = args(tmp_path)
+    params["consumers"][0] = dict(type="file", path=str(tmp_path / "vol"), url_keys={"postgres-url": URL})
+    result = run_main(credential_rotation.main, params)
+    url = (tmp_path / "vol" / "postgres-url").read_text()
+    password = MemoryBackend.seen[0]
+    assert url == "postgresql://app_a:%s@db.internal:5432/nl2api?sslmode=verify-full" % password
+    assert url not in json.dumps(result) and password not in json.dumps(result)
+    # Without a state file, the rotation learns the role in use from the URL and alternates.
+    shutil.rmtree(str(tmp_path / "state"))
+    forced = run_main(credential_rotation.main, params)
+    assert forced["credential"]["username"] == "app_b"
+    assert (tmp_path / "vol" / "postgres-url").read_text().startswith("postgresql://app_b:")
 
 
 def test_engine_option_required_and_exclusive(tmp_path, memory_backend):

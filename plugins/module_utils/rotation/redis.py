@@ -12,6 +12,9 @@
 
 Check mode sends no ACL SETUSER: it checks the user exists (``ACL GETUSER``) and that the admin may run the commands
 (``ACL DRYRUN``, Redis 7). The admin connection uses the shared options of ``redis_connection.py``.
+
+:func:`check_password_login` tests the new password of a password-only server (ElastiCache, Azure Cache for Redis)
+for the cloud backends.
 """
 
 from __future__ import absolute_import, annotations, division, print_function
@@ -21,12 +24,11 @@ __metaclass__ = type  # pylint: disable=invalid-name
 import hashlib
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.credential_rotation import (
-    MASK,
+from ansible_collections.nl2api.deploy.plugins.module_utils._common import MASK, mask, require_lib
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (
     Backend,
     Credential,
     RotationError,
-    mask,
 )
 from ansible_collections.nl2api.deploy.plugins.module_utils.redis_connection import (
     HAS_REDIS,
@@ -205,8 +207,63 @@ class RedisAclBackend(Backend):
             self._admin = None
 
 
+# ------------------------------------------------------------------------------ password-only servers (cloud caches)
+# ElastiCache AUTH tokens and Azure Cache access keys are one password for the ``default`` user: their backends
+# (aws.py, azure.py) test a new one with a fresh connection and a PING, through these.
+
+
+def check_password_login(
+    factory: Callable[..., Any], connection: Mapping[str, Any], credential: Credential, what: str
+) -> None:
+    """Open a new connection with ``credential`` and PING; RotationError (secret masked) when that fails."""
+    password = credential.password
+    try:
+        client = factory(connection, password)
+    except (ValueError, ImportError) as exc:
+        raise RotationError(mask("%s: %s" % (what, exc), [password])) from None
+    try:
+        endpoint = describe_endpoint(redis_client_kwargs(password_login_params(connection, None)))
+    except ValueError:
+        endpoint = "%s:%s" % (connection.get("host"), connection.get("port"))
+    try:
+        if not client.ping():
+            raise RotationError("%s: PING to %s did not answer PONG" % (what, endpoint))
+    except RotationError:
+        raise
+    except Exception as exc:  # pylint: disable=broad-except
+        raise RotationError(
+            mask("%s: the new secret does not work on %s: %s: %s" % (what, endpoint, type(exc).__name__, exc),
+                         [password])
+        ) from None
+    finally:
+        close = getattr(client, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+
+
+def password_login_params(connection: Mapping[str, Any], password: Optional[str]) -> Dict[str, Any]:
+    """Shared redis_connection options for a test connection (host, port, tls, ca_file, validate_certs)."""
+    return {
+        "login_host": connection.get("host"),
+        "login_port": connection.get("port"),
+        "login_password": password,
+        "tls": connection.get("tls"),
+        "ca_file": connection.get("ca_file") if connection.get("tls") else None,
+        "validate_certs": connection.get("validate_certs", True),
+        "connect_timeout": connection.get("connect_timeout") or 5.0,
+    }
+
+
+def default_password_client(connection: Mapping[str, Any], password: str) -> Any:
+    """A redis-py client for a test connection with a password and no username (the ``default`` user)."""
+    return redis_client(password_login_params(connection, password))
+
+
+
 def build_backend(params: Optional[Mapping[str, Any]]) -> RedisAclBackend:
     """The backend for engine=redis_acl from the module's ``redis`` option."""
-    if not HAS_REDIS:
-        raise RotationError("the redis Python library (redis-py) is required for engine=redis_acl")
+    require_lib(HAS_REDIS, "redis (redis-py)", RotationError, reason="engine=redis_acl")
     return RedisAclBackend(params or {})

@@ -1,11 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: nl2api-deploy maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Kubernetes consumer and refreshers of nl2api.deploy.credential_rotation (see credential_rotation.py).
+"""Kubernetes consumer and refreshers of nl2api.deploy.credential_rotation (the engine is ``engine.py``).
 
-* :func:`build_consumer` (``type: kubernetes_secret``): a Secret. ``read_current`` base64-decodes the mapped keys;
-  ``write`` sends a JSON merge patch of ``data`` holding only the mapped keys whose value differs (the others are
-  kept), nothing when all are equal, and creates the Secret (type Opaque) when it does not exist.
+* :func:`build_consumer` (``type: kubernetes_secret``): a Secret. ``read_current`` base64-decodes the outputs
+  (``keys`` and ``url_keys``, see ``consumers.py``); ``write`` sends a JSON merge patch of ``data`` holding only
+  the outputs whose value differs (the other keys of the Secret are kept), nothing when all are equal, and creates
+  the Secret (type Opaque) when it does not exist.
 * :func:`build_refresher` ``("rollout", spec)``: a Deployment. The pod template annotation
   ``nl2api.io/credential-revision`` is set to the revision (strategic merge patch; nothing when already equal), then
   the rollout is awaited like ``kubectl rollout status`` does: observedGeneration >= generation, updatedReplicas,
@@ -34,7 +35,14 @@ import time
 import traceback
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.credential_rotation import (
+from ansible_collections.nl2api.deploy.plugins.module_utils._common import mask, require_lib
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.consumers import (
+    delivered_values,
+    output_keys,
+    read_back,
+    validate_delivery,
+)
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (
     Consumer,
     Refresher,
     RotationError,
@@ -61,7 +69,6 @@ except ImportError:  # pragma: no cover - exercised by ansible-test's import san
         body = None
 
 
-MASK = "********"
 REVISION_ANNOTATION = "nl2api.io/credential-revision"
 #: Trigger metadata key written into a ScaledObject/ScaledJob to change its spec (and so its generation).
 KEDA_TRIGGER_METADATA_KEY = "nl2apiCredentialRevision"
@@ -79,7 +86,6 @@ KEDA_SCALABLES = (("ScaledObject", "scaledobjects"), ("ScaledJob", "scaledjobs")
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 
-CREDENTIAL_FIELDS = ("username", "password")
 #: Secret data keys (k8s.io/apimachinery IsConfigMapKey).
 SECRET_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]+$")
 DEFAULT_ROLLOUT_TIMEOUT = 600.0
@@ -89,14 +95,6 @@ CONFLICT_RETRIES = 5
 
 # --------------------------------------------------------------------------------------------------------------------
 # Helpers
-
-
-def mask_secrets(text: Any, secrets: Iterable[Optional[str]]) -> str:
-    """``text`` with every occurrence of each (non-empty) secret replaced by ``********``."""
-    result = str(text)
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        result = result.replace(secret, MASK)
-    return result
 
 
 def _b64(value: str) -> str:
@@ -127,7 +125,7 @@ def _api_error(exc: Exception, action: str, target: str, secrets: Iterable[Optio
         text = "%s %s failed: %s" % (action, target, exc)
     else:
         text = "%s %s failed: HTTP %s %s%s" % (action, target, status, reason, (": " + message) if message else "")
-    return RotationError(mask_secrets(text, _secret_forms(secrets)))
+    return RotationError(mask(text, _secret_forms(secrets)))
 
 
 def _status(exc: Exception) -> Optional[int]:
@@ -135,10 +133,7 @@ def _status(exc: Exception) -> Optional[int]:
 
 
 def _require_kubernetes() -> None:
-    if not HAS_KUBERNETES:
-        from ansible.module_utils.basic import missing_required_lib
-
-        raise RotationError(missing_required_lib("kubernetes"))
+    require_lib(HAS_KUBERNETES, "kubernetes", RotationError)
 
 
 def _option(spec: Mapping[str, Any], prefix: str, name: str, required: bool = True) -> Optional[str]:
@@ -190,13 +185,17 @@ def _to_dict(api: Any, obj: Any) -> Dict[str, Any]:
 
 
 class KubernetesSecretConsumer(Consumer):
-    """The listed keys of a Secret; ``keys`` maps each Secret key to a credential field (username/password)."""
+    """The outputs of a Secret: ``keys`` maps Secret keys to a credential field (username/password), ``url_keys``
+    to URL templates (see ``consumers.py``)."""
 
-    def __init__(self, core_api: Any, name: str, namespace: str, keys: Mapping[str, str]) -> None:
+    def __init__(self, core_api: Any, name: str, namespace: str, keys: Mapping[str, str],
+                 url_keys: Optional[Mapping[str, str]] = None, where: str = "consumers[kubernetes_secret]") -> None:
         self.core_api = core_api
         self.name = name
         self.namespace = namespace
         self.keys = dict(keys)
+        self.url_keys = dict(url_keys or {})
+        self.where = where
 
     def describe(self) -> str:
         return "kubernetes_secret:%s/%s" % (self.namespace, self.name)
@@ -215,28 +214,24 @@ class KubernetesSecretConsumer(Consumer):
         if secret is None:
             return None
         data = secret.get("data") or {}
-        current: Dict[str, str] = {}
-        for key, field in self.keys.items():
+        decoded: Dict[str, str] = {}
+        for key in output_keys(self.keys, self.url_keys):
             if key in data and data[key] is not None:
                 try:
-                    current[field] = base64.b64decode(data[key], validate=True).decode("utf-8")
+                    decoded[key] = base64.b64decode(data[key], validate=True).decode("utf-8")
                 except (binascii.Error, ValueError):
                     raise RotationError("%s: key %s is not base64 encoded UTF-8" % (self.describe(), key)) from None
-        return current or None
+        return read_back(self.keys, self.url_keys, decoded)
 
     def _desired(self, credential: Any) -> Dict[str, str]:
-        desired = {}
-        for key, field in self.keys.items():
-            value = credential.field(field) if hasattr(credential, "field") else getattr(credential, field, None)
-            if value is None:
-                raise RotationError("%s: keys.%s maps to the credential's %s, which this engine does not have"
-                                    % (self.describe(), key, field))
-            desired[key] = _b64(value)
-        return desired
+        values = delivered_values(self.keys, self.url_keys, credential, self.where)
+        return dict((key, _b64(value)) for key, value in values.items())
 
     def write(self, credential: Any, check_mode: bool) -> bool:
         desired = self._desired(credential)
-        secrets = [getattr(credential, "password", None)]
+        # The password, and every URL that carries it (an API error may echo a value, raw or base64).
+        secrets = [getattr(credential, "password", None)] + [
+            base64.b64decode(desired[key]).decode("utf-8") for key in self.url_keys]
         target = "%s/%s" % (self.namespace, self.name)
         secret = self._read()
         if secret is None:
@@ -565,16 +560,13 @@ def _scalable_patch(obj: Mapping[str, Any], revision: str, auth: Optional[Tuple[
 # Factories
 
 
-def _validate_keys(keys: Any, prefix: str) -> Dict[str, str]:
-    if not isinstance(keys, Mapping) or not keys:
-        raise RotationError("%s.keys must be a non-empty dict (Secret key -> username|password)" % prefix)
-    for key, field in keys.items():
-        if not isinstance(key, str) or not SECRET_KEY_RE.match(key) or len(key) > 253:
-            raise RotationError("%s.keys: %r is not a valid Secret key ([-._a-zA-Z0-9]+)" % (prefix, key))
-        if field not in CREDENTIAL_FIELDS:
-            raise RotationError("%s.keys.%s must be one of %s (got %r)" % (prefix, key, ", ".join(CREDENTIAL_FIELDS),
-                                                                           field))
-    return dict(keys)
+def _validate_outputs(spec: Mapping[str, Any], prefix: str) -> Tuple[Dict[str, str], Dict[str, str]]:
+    """``(keys, url_keys)`` of a kubernetes_secret entry, every output a valid Secret data key."""
+    keys, url_keys = validate_delivery(spec, prefix)
+    for key in output_keys(keys, url_keys):
+        if not SECRET_KEY_RE.match(key) or len(key) > 253:
+            raise RotationError("%s: %r is not a valid Secret key ([-._a-zA-Z0-9]+)" % (prefix, key))
+    return keys, url_keys
 
 
 def _client(spec: Mapping[str, Any], prefix: str, api_client: Any) -> Any:
@@ -584,16 +576,19 @@ def _client(spec: Mapping[str, Any], prefix: str, api_client: Any) -> Any:
                           _option(spec, prefix, "context", required=False), prefix)
 
 
-def build_consumer(spec: Mapping[str, Any], api_client: Any = None) -> KubernetesSecretConsumer:
-    """The ``kubernetes_secret`` consumer: spec keys name, namespace, keys, kubeconfig, context."""
-    prefix = "consumers[kubernetes_secret]"
+def build_consumer(spec: Mapping[str, Any], api_client: Any = None,
+                   where: str = "consumers[kubernetes_secret]") -> KubernetesSecretConsumer:
+    """The ``kubernetes_secret`` consumer: spec keys name, namespace, keys, url_keys, kubeconfig, context;
+    ``where`` names the entry in messages (``consumers[0]``)."""
+    prefix = where
     if spec.get("type", "kubernetes_secret") != "kubernetes_secret":
         raise RotationError("%s: unsupported consumer type %r" % (prefix, spec.get("type")))
     name = _option(spec, prefix, "name")
     namespace = _option(spec, prefix, "namespace")
-    keys = _validate_keys(spec.get("keys"), prefix)
+    keys, url_keys = _validate_outputs(spec, prefix)
     _require_kubernetes()
-    return KubernetesSecretConsumer(k8s_client.CoreV1Api(_client(spec, prefix, api_client)), name, namespace, keys)
+    return KubernetesSecretConsumer(k8s_client.CoreV1Api(_client(spec, prefix, api_client)), name, namespace, keys,
+                                    url_keys, where)
 
 
 def _number(spec: Mapping[str, Any], prefix: str, name: str, default: float) -> float:

@@ -8,7 +8,8 @@
 * :class:`Backend` is the server that checks the credential (PostgreSQL roles, a Redis ACL user, ElastiCache, Azure
   Cache for Redis); :class:`Consumer` is a place the credential is delivered to (a mounted-Secret-like directory, a
   Kubernetes Secret, AWS Secrets Manager, Azure Key Vault); :class:`Refresher` makes the readers pick it up
-  (Deployment rollout, KEDA refresh). Implementations live in ``rotation_*.py``.
+  (Deployment rollout, KEDA refresh). Implementations live in the sibling modules of
+  this package (postgres, redis, aws, azure; consumers and kubernetes).
 * :class:`StateStore` keeps ``<state_dir>/<credential>.json`` (directory 0700, file 0600, written atomically). The
   state records the step to run next; it is saved after every step, so a run killed at any point resumes from the
   recorded step. The pending secret lives in the state file only while a rotation is in flight.
@@ -35,6 +36,9 @@ import string
 import tempfile
 import time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+from urllib.parse import quote
+
+from ansible_collections.nl2api.deploy.plugins.module_utils._common import MASK, fsync_dir
 
 try:
     import fcntl
@@ -43,8 +47,6 @@ try:
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None
     HAS_FCNTL = False
-
-MASK = "********"
 
 STEPS = ("create_pending", "set_secret", "test_secret", "promote", "update_consumers", "refresh_consumers", "revoke")
 IDLE = "idle"
@@ -56,6 +58,7 @@ MIN_PASSWORD_LENGTH = 16
 FAULT_ENV = "NL2API_ROTATION_FAULT"
 FAULT_WHEN = ("before", "after")
 CREDENTIAL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+#: The fields of a credential that consumers deliver (``keys`` values, ``url_keys`` placeholders): defined here only.
 CREDENTIAL_FIELDS = ("username", "password")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -70,20 +73,6 @@ class RotationError(Exception):
     def __init__(self, message: str, result: Optional[Dict[str, Any]] = None) -> None:
         super(RotationError, self).__init__(message)
         self.result = result
-
-
-def mask(text: Any, secret_values: Iterable[Optional[str]]) -> str:
-    """``text`` as a string with every non-empty secret replaced by ``********``."""
-    out = "%s" % (text,)
-    for value in sorted((v for v in secret_values if v), key=len, reverse=True):
-        out = out.replace(value, MASK)
-    return out
-
-
-def mask_mapping(data: Mapping[str, Any], keys: Iterable[str] = ("password",)) -> Dict[str, Any]:
-    """A copy of ``data`` with the values of ``keys`` (when set) replaced by ``********``."""
-    hidden = set(keys)
-    return {key: (MASK if key in hidden and value not in (None, "") else value) for key, value in data.items()}
 
 
 class Credential(object):
@@ -288,19 +277,6 @@ def fault_hook_from_env(environ: Optional[Mapping[str, str]] = None,
 # ----------------------------------------------------------------------------------------------------------- state
 
 
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
 class StateStore(object):
     """``<state_dir>/<credential>.json``: directory 0700, file 0600, replaced atomically (temp file, fsync,
     os.replace, fsync of the directory), so a reader sees the old or the new state, never a mix."""
@@ -378,7 +354,7 @@ class StateStore(object):
             except OSError:
                 pass
             raise
-        _fsync_dir(self.state_dir)
+        fsync_dir(self.state_dir)
 
 
 # ---------------------------------------------------------------------------------------------------------- engine
@@ -438,8 +414,12 @@ class RotationEngine(object):
 
     # -- helpers
     def _secret(self, value: Optional[str]) -> None:
+        """Hand a secret to the sink (the module masks what it is given), raw and as it appears in a URL."""
         if value:
             self.secret_sink(value)
+            encoded = quote(value, safe="")
+            if encoded != value:
+                self.secret_sink(encoded)
 
     def _save(self) -> None:
         if not self.check_mode:

@@ -24,12 +24,11 @@ import os
 import traceback
 from typing import Any, Dict, List, Mapping, Optional
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.credential_rotation import (
-    MASK,
+from ansible_collections.nl2api.deploy.plugins.module_utils._common import MASK, mask, require_lib
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (
     Backend,
     Credential,
     RotationError,
-    mask,
 )
 
 try:
@@ -76,9 +75,8 @@ def scram_sha256_verifier(password: str, salt: Optional[bytes] = None, iteration
 
 
 def _require_psycopg() -> None:
-    if not HAS_PSYCOPG:
-        raise RotationError("the psycopg (version 3) Python library is required for engine=postgres "
-                            "(pip install 'psycopg[binary]')")
+    require_lib(HAS_PSYCOPG, "psycopg (version 3, pip install 'psycopg[binary]')", RotationError,
+                reason="engine=postgres")
 
 
 def _option_error(option: str, message: str) -> RotationError:

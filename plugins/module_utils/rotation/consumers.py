@@ -1,7 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: nl2api-deploy maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Consumers of a rotated credential: the ``file`` type, and the dispatcher for every type.
+"""Consumers of a rotated credential: what every type delivers, the ``file`` type, and the dispatcher.
+
+Every consumer type delivers the same outputs, computed here once (:func:`delivered_values`):
+
+* ``keys``: output key -> credential field (``username`` or ``password``), the raw values;
+* ``url_keys``: output key -> URL template, filled with the percent-encoded credential (see ``urls.py``).
+
+At least one of them is set; an output key is in only one of them. The primary consumer's credential in use is
+read back (:func:`read_back`) from its raw keys, or from the user info of one of its URLs.
 
 The ``file`` consumer writes a directory laid out the way the kubelet presents a mounted Secret volume, so a process
 that watches a real mounted Secret watches this the same way::
@@ -12,10 +20,10 @@ that watches a real mounted Secret watches this the same way::
 
 A new credential goes into a new timestamped directory; ``..data`` is then replaced with one rename of a fresh
 symlink, so a reader sees either every old value or every new one. Files of the old directory that are not among
-``keys`` are carried over; the old directory is removed afterwards.
+the outputs are carried over; the old directory is removed afterwards.
 
-Other types are built by ``rotation_kubernetes`` (kubernetes_secret) and ``rotation_cloud`` (aws_secretsmanager,
-azure_keyvault), imported only when such a consumer is asked for.
+Other types are built by ``kubernetes`` (kubernetes_secret), ``aws`` (aws_secretsmanager) and ``azure``
+(azure_keyvault), imported only when such a consumer is asked for.
 """
 
 from __future__ import absolute_import, annotations, division, print_function
@@ -26,18 +34,24 @@ import os
 import shutil
 import tempfile
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.credential_rotation import (
+from ansible_collections.nl2api.deploy.plugins.module_utils._common import fsync_dir
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (
     CREDENTIAL_FIELDS,
     Consumer,
     Credential,
     Refresher,
     RotationError,
 )
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.urls import (
+    build_url,
+    credential_of_url,
+    validate_template,
+)
 
 CONSUMER_TYPES = ("file", "kubernetes_secret", "aws_secretsmanager", "azure_keyvault")
-#: Type options of each consumer type (besides ``type`` and ``keys``), for "does not apply" errors.
+#: Type options of each consumer type (besides ``type``, ``keys`` and ``url_keys``), for "does not apply" errors.
 CONSUMER_OPTIONS = {
     "file": ("path",),
     "kubernetes_secret": ("name", "namespace", "kubeconfig", "context"),
@@ -45,26 +59,98 @@ CONSUMER_OPTIONS = {
                            "session_token", "profile", "create"),
     "azure_keyvault": ("vault_url", "token"),
 }
+DELIVERY_OPTIONS = ("keys", "url_keys")
 REFRESHER_KINDS = ("rollout", "keda")
 DATA_LINK = "..data"
 
 
+# ------------------------------------------------------------------------------------------------ what is delivered
+
+
 def validate_keys(keys: Any, where: str) -> Dict[str, str]:
-    """``keys`` (output key -> credential field); RotationError naming ``<where>.keys``."""
-    if not isinstance(keys, Mapping) or not keys:
-        raise RotationError("%s.keys must map at least one output key to a credential field (username or password), "
-                            "e.g. {DATABASE_USER: username, DATABASE_PASSWORD: password}" % where)
+    """``keys`` (output key -> credential field), possibly empty; RotationError naming ``<where>.keys``."""
+    if keys in (None, {}):
+        return {}
+    if not isinstance(keys, Mapping):
+        raise RotationError("%s.keys must map output keys to a credential field (%s), e.g. "
+                            "{redis-username: username, redis-password: password}"
+                            % (where, " or ".join(CREDENTIAL_FIELDS)))
     out = {}
     for key, field in keys.items():
         if field not in CREDENTIAL_FIELDS:
-            raise RotationError("%s.keys.%s must be username or password, got %r" % (where, key, field))
+            raise RotationError("%s.keys.%s must be %s, got %r" % (where, key, " or ".join(CREDENTIAL_FIELDS), field))
         out["%s" % key] = field
     return out
 
 
+def validate_url_keys(url_keys: Any, where: str) -> Dict[str, str]:
+    """``url_keys`` (output key -> URL template), possibly empty; RotationError naming ``<where>.url_keys.<key>``."""
+    if url_keys in (None, {}):
+        return {}
+    if not isinstance(url_keys, Mapping):
+        raise RotationError("%s.url_keys must map output keys to URL templates, e.g. "
+                            "{redis-url: 'rediss://{username}:{password}@host:6379/0'}" % where)
+    return dict(("%s" % key, validate_template(template, "%s.url_keys.%s" % (where, key)))
+                for key, template in url_keys.items())
+
+
+def validate_delivery(spec: Mapping[str, Any], where: str) -> Tuple[Dict[str, str], Dict[str, str]]:
+    """``(keys, url_keys)`` of one consumer entry: at least one output, each output key in one of them only."""
+    keys = validate_keys(spec.get("keys"), where)
+    url_keys = validate_url_keys(spec.get("url_keys"), where)
+    if not keys and not url_keys:
+        raise RotationError("%s needs keys (output key -> username or password) or url_keys (output key -> URL "
+                            "template), at least one output" % where)
+    both = sorted(set(keys) & set(url_keys))
+    if both:
+        raise RotationError("%s: %s in both keys and url_keys; an output key has one value" % (where, ", ".join(both)))
+    return keys, url_keys
+
+
+def output_keys(keys: Mapping[str, str], url_keys: Mapping[str, str]) -> List[str]:
+    return list(keys) + list(url_keys)
+
+
+def delivered_values(keys: Mapping[str, str], url_keys: Mapping[str, str], credential: Credential,
+                     where: str) -> Dict[str, str]:
+    """Output key -> value for ``credential``: the raw fields of ``keys``, the URLs of ``url_keys``."""
+    values = {}
+    for key, field in keys.items():
+        value = credential.field(field)
+        if value is None:
+            raise RotationError("%s.keys.%s maps to the credential's %s, which this engine does not have"
+                                % (where, key, field))
+        values[key] = value
+    for key, template in url_keys.items():
+        try:
+            values[key] = build_url(template, credential.username, credential.password)
+        except RotationError as exc:
+            raise RotationError("%s.url_keys.%s: %s" % (where, key, exc))
+    return values
+
+
+def read_back(keys: Mapping[str, str], url_keys: Mapping[str, str],
+              data: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+    """``{username, password}`` delivered in ``data`` (output key -> value): from the raw keys, else from the first
+    URL found; None when none of the outputs is there."""
+    found = {}  # type: Dict[str, Any]
+    for key, field in keys.items():
+        if data.get(key) is not None:
+            found[field] = data[key]
+    for key in url_keys:
+        if data.get(key) is not None:
+            for field, value in credential_of_url("%s" % data[key]).items():
+                if value is not None:
+                    found.setdefault(field, value)
+            break
+    if not found:
+        return None
+    return {"username": found.get("username"), "password": found.get("password")}
+
+
 def check_options(spec: Mapping[str, Any], kind: str, where: str) -> None:
     """RotationError when an option of another consumer type is set."""
-    allowed = set(CONSUMER_OPTIONS.get(kind, ())) | {"type", "keys"}
+    allowed = set(CONSUMER_OPTIONS.get(kind, ())) | {"type"} | set(DELIVERY_OPTIONS)
     stray = sorted(name for name, value in spec.items() if value not in (None, [], {}) and name not in allowed)
     # ``create`` defaults to false in the module's spec: only true counts as set.
     stray = [name for name in stray if not (name == "create" and spec.get(name) is False)]
@@ -73,27 +159,21 @@ def check_options(spec: Mapping[str, Any], kind: str, where: str) -> None:
             where, "s" if len(stray) > 1 else "", ", ".join(stray), "" if len(stray) > 1 else "es", kind))
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class FileConsumer(Consumer):
     """A directory laid out like a mounted Secret volume (see the module docstring)."""
 
     type = "file"
 
-    def __init__(self, path: str, keys: Mapping[str, str], where: str = "consumers[0]") -> None:
+    def __init__(self, path: str, keys: Mapping[str, str], where: str = "consumers[0]",
+                 url_keys: Optional[Mapping[str, str]] = None) -> None:
         if not path:
             raise RotationError("%s.path is required for type file" % where)
         self.path = os.path.abspath(os.path.expanduser(path))
-        self.keys = validate_keys(keys, where)
-        for key in self.keys:
+        self.where = where
+        self.keys, self.url_keys = validate_delivery(dict(keys=keys, url_keys=url_keys), where)
+        for key in output_keys(self.keys, self.url_keys):
             if not key or "/" in key or key.startswith("..") or key in (".",):
-                raise RotationError("%s.keys: %r is not a valid file name (no '/', must not start with '..')"
+                raise RotationError("%s: output key %r is not a valid file name (no '/', must not start with '..')"
                                     % (where, key))
 
     def describe(self) -> str:
@@ -116,15 +196,11 @@ class FileConsumer(Consumer):
             return None
 
     def read_current(self) -> Optional[Dict[str, Any]]:
-        found = {}  # type: Dict[str, Any]
-        for key, field in self.keys.items():
-            value = self._read(key)
-            if value is not None:
-                found[field] = value
-        return found or None
+        data = dict((key, self._read(key)) for key in output_keys(self.keys, self.url_keys))
+        return read_back(self.keys, self.url_keys, data)
 
     def _links_ok(self) -> bool:
-        for key in self.keys:
+        for key in output_keys(self.keys, self.url_keys):
             link = os.path.join(self.path, key)
             if not os.path.islink(link) or os.readlink(link) != os.path.join(DATA_LINK, key):
                 return False
@@ -148,12 +224,7 @@ class FileConsumer(Consumer):
         os.replace(tmp, os.path.join(self.path, name))
 
     def write(self, credential: Credential, check_mode: bool) -> bool:
-        wanted = {}
-        for key, field in self.keys.items():
-            value = credential.field(field)
-            if value is None:
-                raise RotationError("%s: the credential has no %s for key %s" % (self.describe(), field, key))
-            wanted[key] = value
+        wanted = delivered_values(self.keys, self.url_keys, credential, self.where)
         if os.path.isdir(self.path) and self._up_to_date(wanted):
             return False
         if check_mode:
@@ -175,16 +246,16 @@ class FileConsumer(Consumer):
                     handle.write(value)
                     handle.flush()
                     os.fsync(handle.fileno())
-            _fsync_dir(new_dir)
+            fsync_dir(new_dir)
             self._replace_link(DATA_LINK, os.path.basename(new_dir))
         except BaseException:
             shutil.rmtree(new_dir, ignore_errors=True)
             raise
-        for key in self.keys:
+        for key in wanted:
             link = os.path.join(self.path, key)
             if not (os.path.islink(link) and os.readlink(link) == os.path.join(DATA_LINK, key)):
                 self._replace_link(key, os.path.join(DATA_LINK, key))
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
         self._remove_stale(os.path.basename(new_dir))
         return True
 
@@ -205,9 +276,9 @@ def build_consumer(spec: Mapping[str, Any], where: str = "consumers[0]") -> File
     """The ``file`` consumer from one entry of the module's ``consumers``."""
     kind = spec.get("type")
     if kind != "file":
-        raise RotationError("%s.type: rotation_consumers builds type file only, got %r" % (where, kind))
+        raise RotationError("%s.type: consumers.build_consumer builds type file only, got %r" % (where, kind))
     check_options(spec, "file", where)
-    return FileConsumer(spec.get("path"), spec.get("keys"), where)
+    return FileConsumer(spec.get("path"), spec.get("keys"), where, spec.get("url_keys"))
 
 
 def build_consumers(specs: Sequence[Mapping[str, Any]]) -> List[Consumer]:
@@ -221,16 +292,19 @@ def build_consumers(specs: Sequence[Mapping[str, Any]]) -> List[Consumer]:
         if kind not in CONSUMER_TYPES:
             raise RotationError("%s.type must be one of %s, got %r" % (where, ", ".join(CONSUMER_TYPES), kind))
         check_options(spec, kind, where)
-        validate_keys(spec.get("keys"), where)
+        validate_delivery(spec, where)
         try:
             if kind == "file":
                 consumers.append(build_consumer(spec, where))
             elif kind == "kubernetes_secret":
-                from ansible_collections.nl2api.deploy.plugins.module_utils import rotation_kubernetes
-                consumers.append(rotation_kubernetes.build_consumer(spec))
+                from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import kubernetes
+                consumers.append(kubernetes.build_consumer(spec, where=where))
+            elif kind == "aws_secretsmanager":
+                from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import aws
+                consumers.append(aws.build_consumer(spec, where=where))
             else:
-                from ansible_collections.nl2api.deploy.plugins.module_utils import rotation_cloud
-                consumers.append(rotation_cloud.build_consumer(spec))
+                from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import azure
+                consumers.append(azure.build_consumer(spec, where=where))
         except ImportError as exc:
             raise RotationError("%s: type %s is not available: %s" % (where, kind, exc))
         except RotationError as exc:
@@ -249,7 +323,7 @@ def build_refreshers(rollouts: Optional[Sequence[Mapping[str, Any]]],
     if not entries:
         return []
     try:
-        from ansible_collections.nl2api.deploy.plugins.module_utils import rotation_kubernetes
+        from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import kubernetes
     except ImportError as exc:
         raise RotationError("rollouts/keda_refresh are not available: %s" % exc)
     refreshers = []  # type: List[Refresher]
@@ -258,7 +332,7 @@ def build_refreshers(rollouts: Optional[Sequence[Mapping[str, Any]]],
         where = "%s[%d]" % (option, counters[option])
         counters[option] += 1
         try:
-            refreshers.append(rotation_kubernetes.build_refresher(kind, spec))
+            refreshers.append(kubernetes.build_refresher(kind, spec))
         except RotationError as exc:
             message = "%s" % exc
             if not message.startswith(where):

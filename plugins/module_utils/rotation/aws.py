@@ -1,0 +1,362 @@
+# -*- coding: utf-8 -*-
+# Copyright: nl2api-deploy maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""AWS backend and consumer of nl2api.deploy.credential_rotation (the engine is ``engine.py``).
+
+* Backend ``elasticache``: the AUTH token of an ElastiCache replication group. set_secret is
+  ``ModifyReplicationGroup`` with ``AuthTokenUpdateStrategy=ROTATE`` (the old and the new token are both accepted),
+  revoke is the same call with ``SET`` (only the new one is left); both wait until the group is ``available`` again.
+* Consumer ``aws_secretsmanager``: a JSON SecretString; the outputs (``keys`` and ``url_keys``, see
+  ``consumers.py``) are merged into it (other keys are kept), written only when a value differs; the secret is
+  created when absent and ``create: true``.
+
+Every remote call goes through one seam (a boto3 client given to the constructor, ``redis_factory`` for the test
+connection), so the unit tests exercise the real request building. AWS clients are made by the collection's shared
+``module_utils/aws_client.py`` (the AWS modules' client creation), from this module's option names
+(``aws_access_key_id`` ...). No message, statement or exception text carries a secret: they are masked as
+``********``.
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import json
+import time
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
+
+from ansible_collections.nl2api.deploy.plugins.module_utils._common import MASK, mask, require_lib
+from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import (
+    HAS_BOTO3,
+    aws_client as shared_aws_client,
+    error_code,
+)
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.consumers import (
+    delivered_values,
+    read_back,
+    validate_delivery,
+)
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (
+    Backend,
+    Consumer,
+    Credential,
+    RotationError,
+)
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.redis import (
+    check_password_login,
+    default_password_client,
+)
+
+#: ElastiCache AUTH tokens: 16 to 128 printable ASCII characters, none of ``/``, ``"``, ``@`` or space.
+ELASTICACHE_TOKEN_MIN = 16
+ELASTICACHE_TOKEN_MAX = 128
+ELASTICACHE_FORBIDDEN = frozenset('/"@ ')
+ELASTICACHE_WAIT_TIMEOUT = 1800.0
+ELASTICACHE_POLL_INTERVAL = 15.0
+
+
+def _require_boto3() -> None:
+    require_lib(HAS_BOTO3, "boto3", RotationError)
+
+
+def _option_error(prefix: str, option: str, message: str) -> RotationError:
+    return RotationError("%s.%s %s" % (prefix, option, message))
+
+
+#: This module's AWS option names (``elasticache``, ``consumers[]`` of type aws_secretsmanager) -> the shared
+#: connection options of module_utils/aws_client.py.
+AWS_OPTION_NAMES = (
+    ("region", "region"),
+    ("endpoint_url", "endpoint_url"),
+    ("profile", "profile"),
+    ("aws_access_key_id", "access_key"),
+    ("aws_secret_access_key", "secret_key"),
+    ("session_token", "session_token"),
+)
+
+
+class _RaisingModule(object):
+    """The part of an AnsibleModule the shared ``aws_client`` uses: ``fail_json`` raises RotationError instead (the
+    engine saves its state and reports the error)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def fail_json(self, msg: str, **kwargs: Any) -> None:
+        raise RotationError("%s: %s" % (self.prefix, msg))
+
+
+def aws_params(params: Mapping[str, Any]) -> Dict[str, Any]:
+    """The shared connection options from this module's names; unset options stay None (boto3 resolves them)."""
+    shared = dict((name, params.get(option) or None) for option, name in AWS_OPTION_NAMES)
+    # elasticache.validate_certs is the test connection's (Redis TLS), not the AWS API's: boto3 always verifies.
+    shared["validate_certs"] = True
+    return shared
+
+
+def aws_client(service: str, params: Mapping[str, Any], prefix: str) -> Any:
+    """A boto3 client from the AWS options (region, endpoint_url, aws_access_key_id, aws_secret_access_key,
+    session_token, profile), made by the shared module_utils/aws_client.py; ``prefix`` names the option block in
+    error messages."""
+    _require_boto3()
+    access_key = params.get("aws_access_key_id")
+    secret_key = params.get("aws_secret_access_key")
+    if bool(access_key) != bool(secret_key):
+        raise _option_error(prefix, "aws_access_key_id", "and aws_secret_access_key must be set together")
+    if params.get("profile") and access_key:
+        raise _option_error(prefix, "profile", "and aws_access_key_id are mutually exclusive")
+    if params.get("session_token") and not access_key:
+        raise _option_error(prefix, "session_token", "needs aws_access_key_id and aws_secret_access_key")
+    return shared_aws_client(_RaisingModule(prefix), service, aws_params(params))
+
+
+def _aws_error(exc: Exception, action: str, secrets: Iterable[Optional[str]]) -> RotationError:
+    """A RotationError for a boto3/botocore failure, secrets masked."""
+    return RotationError(mask("%s failed: %s" % (action, exc), secrets))
+
+
+def elasticache_alphabet_problems(alphabet: str, length: int) -> List[str]:
+    """Why a password generator with ``alphabet`` and ``length`` cannot make ElastiCache AUTH tokens ([] when it can)."""
+    problems = []
+    if not ELASTICACHE_TOKEN_MIN <= int(length) <= ELASTICACHE_TOKEN_MAX:
+        problems.append(
+            "password_length must be between %d and %d for ElastiCache AUTH tokens (got %d)"
+            % (ELASTICACHE_TOKEN_MIN, ELASTICACHE_TOKEN_MAX, int(length))
+        )
+    bad = sorted({c for c in alphabet if c in ELASTICACHE_FORBIDDEN or not 0x21 <= ord(c) <= 0x7E})
+    if bad:
+        problems.append(
+            "password_alphabet/password_symbols contain characters ElastiCache AUTH tokens do not allow: %s"
+            " (only printable ASCII without '/', '\"', '@' and space)" % ", ".join(repr(c) for c in bad)
+        )
+    return problems
+
+
+def elasticache_token_ok(token: str) -> bool:
+    """Whether ``token`` is a valid ElastiCache AUTH token."""
+    return ELASTICACHE_TOKEN_MIN <= len(token) <= ELASTICACHE_TOKEN_MAX and not elasticache_alphabet_problems(
+        token, len(token)
+    )
+
+
+class ElastiCacheBackend(Backend):
+    """The AUTH token of an ElastiCache (Redis OSS/Valkey) replication group: ROTATE, test, SET."""
+
+    name = "elasticache"
+    server_generated = False
+
+    def __init__(
+        self,
+        params: Mapping[str, Any],
+        client: Any = None,
+        redis_factory: Callable[..., Any] = default_password_client,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.params = dict(params)
+        self.group_id = self.params.get("replication_group_id")
+        if not self.group_id:
+            raise RotationError("elasticache.replication_group_id is required")
+        if not self.params.get("host"):
+            raise RotationError("elasticache.host is required (the endpoint test_secret connects to)")
+        self.wait_timeout = float(self.params.get("wait_timeout") or ELASTICACHE_WAIT_TIMEOUT)
+        self.poll_interval = float(self.params.get("poll_interval") or ELASTICACHE_POLL_INTERVAL)
+        self.connection = {
+            "host": self.params["host"],
+            "port": self.params.get("port") or 6379,
+            "tls": True if self.params.get("tls") is None else self.params.get("tls"),
+            "ca_file": self.params.get("ca_file"),
+            "validate_certs": self.params.get("validate_certs", True),
+            "connect_timeout": self.params.get("connect_timeout"),
+        }
+        self._client = client
+        self.redis_factory = redis_factory
+        self._sleep = sleep
+        self._clock = clock
+        self._secrets: List[str] = []
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = aws_client("elasticache", self.params, "elasticache")
+        return self._client
+
+    def allowed_alphabet(self, alphabet: str, length: int) -> None:
+        problems = elasticache_alphabet_problems(alphabet, length)
+        if problems:
+            raise RotationError("; ".join(problems))
+
+    def pending_identity(self, current_public: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+        # One token slot pair managed by ElastiCache itself: no user name, nothing alternates on our side.
+        return {"username": None}
+
+    def describe_group(self) -> Dict[str, Any]:
+        try:
+            answer = self.client.describe_replication_groups(ReplicationGroupId=self.group_id)
+        except Exception as exc:  # pylint: disable=broad-except
+            if error_code(exc) == "ReplicationGroupNotFoundFault":
+                raise RotationError(
+                    "elasticache.replication_group_id: replication group %s does not exist" % self.group_id
+                ) from None
+            raise _aws_error(exc, "DescribeReplicationGroups %s" % self.group_id, self._secrets) from None
+        groups = answer.get("ReplicationGroups") or []
+        if not groups:
+            raise RotationError("elasticache.replication_group_id: replication group %s does not exist" % self.group_id)
+        return groups[0]
+
+    def wait_available(self) -> Dict[str, Any]:
+        """Poll until the group's Status is ``available``; RotationError after ``wait_timeout`` seconds or when the
+        group is failing or going away."""
+        deadline = self._clock() + self.wait_timeout
+        while True:
+            group = self.describe_group()
+            status = group.get("Status")
+            if status == "available":
+                return group
+            if status in ("create-failed", "deleting", "deleted"):
+                raise RotationError("replication group %s is %s" % (self.group_id, status))
+            if self._clock() >= deadline:
+                raise RotationError(
+                    "replication group %s still %s after %d seconds (elasticache.wait_timeout)"
+                    % (self.group_id, status, self.wait_timeout)
+                )
+            self._sleep(self.poll_interval)
+
+    def _statement(self, strategy: str) -> str:
+        return "elasticache ModifyReplicationGroup ReplicationGroupId=%s AuthToken=%s AuthTokenUpdateStrategy=%s " \
+            "ApplyImmediately=true" % (self.group_id, MASK, strategy)
+
+    def _modify(self, token: str, strategy: str, check_mode: bool) -> List[str]:
+        if not elasticache_token_ok(token):
+            raise RotationError(
+                "the %s AUTH token does not follow ElastiCache's rules (16 to 128 printable ASCII characters, "
+                "no '/', '\"', '@' or space)" % ("new" if strategy == "ROTATE" else "current")
+            )
+        self._secrets.append(token)
+        group = self.describe_group()
+        if group.get("TransitEncryptionEnabled") is False:
+            raise RotationError(
+                "replication group %s has in-transit encryption off: ElastiCache accepts AUTH tokens only with "
+                "TLS" % self.group_id
+            )
+        statement = self._statement(strategy)
+        if check_mode:
+            return [statement]
+        if group.get("Status") != "available":
+            self.wait_available()
+        try:
+            self.client.modify_replication_group(
+                ReplicationGroupId=self.group_id,
+                AuthToken=token,
+                AuthTokenUpdateStrategy=strategy,
+                ApplyImmediately=True,
+            )
+        except Exception as exc:  # pylint: disable=broad-except
+            raise _aws_error(exc, "ModifyReplicationGroup %s (%s)" % (self.group_id, strategy), self._secrets) \
+                from None
+        self.wait_available()
+        return [statement]
+
+    def set_secret(self, pending: Credential, check_mode: bool) -> List[str]:
+        return self._modify(pending.password, "ROTATE", check_mode)
+
+    def test_secret(self, pending: Credential) -> None:
+        check_password_login(self.redis_factory, self.connection, pending, "elasticache test_secret")
+
+    def revoke(
+        self, previous_public: Optional[Mapping[str, Any]], current: Credential, check_mode: bool
+    ) -> List[str]:
+        return self._modify(current.password, "SET", check_mode)
+
+    def close(self) -> None:
+        self._secrets = []
+
+
+class AwsSecretsManagerConsumer(Consumer):
+    """A JSON SecretString in AWS Secrets Manager; the outputs are merged into it."""
+
+    def __init__(self, spec: Mapping[str, Any], client: Any = None,
+                 where: str = "consumers[aws_secretsmanager]") -> None:
+        self.spec = dict(spec)
+        self.where = where
+        self.secret_id = self.spec.get("secret_id")
+        if not self.secret_id:
+            raise RotationError("%s.secret_id is required" % self.where)
+        self.keys, self.url_keys = validate_delivery(self.spec, self.where)
+        self.create = bool(self.spec.get("create"))
+        self._client = client
+        self._secrets: List[str] = []
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = aws_client("secretsmanager", self.spec, self.where)
+        return self._client
+
+    def describe(self) -> str:
+        return "aws_secretsmanager:%s" % self.secret_id
+
+    def _load(self) -> Optional[Dict[str, Any]]:
+        try:
+            answer = self.client.get_secret_value(SecretId=self.secret_id)
+        except Exception as exc:  # pylint: disable=broad-except
+            if error_code(exc) == "ResourceNotFoundException":
+                return None
+            raise _aws_error(exc, "GetSecretValue %s" % self.secret_id, self._secrets) from None
+        text = answer.get("SecretString")
+        if text is None:
+            raise RotationError("%s: secret %s holds binary data, not a JSON SecretString" % (self.where, self.secret_id))
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise RotationError("%s: the SecretString of %s is not JSON" % (self.where, self.secret_id)) from None
+        if not isinstance(data, dict):
+            raise RotationError("%s: the SecretString of %s is not a JSON object" % (self.where, self.secret_id))
+        self._secrets.extend(str(v) for v in data.values() if isinstance(v, str))
+        return data
+
+    def read_current(self) -> Optional[Dict[str, Any]]:
+        data = self._load()
+        return None if data is None else read_back(self.keys, self.url_keys, data)
+
+    def write(self, credential: Credential, check_mode: bool) -> bool:
+        values = delivered_values(self.keys, self.url_keys, credential, self.where)
+        self._secrets.extend(values.values())
+        data = self._load()
+        if data is None:
+            if not self.create:
+                raise RotationError(
+                    "%s: secret %s does not exist (set create: true to create it)" % (self.where, self.secret_id)
+                )
+            if check_mode:
+                return True
+            try:
+                self.client.create_secret(Name=self.secret_id, SecretString=json.dumps(values))
+            except Exception as exc:  # pylint: disable=broad-except
+                raise _aws_error(exc, "CreateSecret %s" % self.secret_id, self._secrets) from None
+            return True
+        merged = dict(data)
+        merged.update(values)
+        if merged == data:
+            return False
+        if check_mode:
+            return True
+        try:
+            self.client.put_secret_value(SecretId=self.secret_id, SecretString=json.dumps(merged))
+        except Exception as exc:  # pylint: disable=broad-except
+            raise _aws_error(exc, "PutSecretValue %s" % self.secret_id, self._secrets) from None
+        return True
+
+
+def build_backend(params: Optional[Mapping[str, Any]]) -> ElastiCacheBackend:
+    """The backend for engine=elasticache from the module's ``elasticache`` option."""
+    if not params:
+        raise RotationError("elasticache is required when engine=elasticache")
+    _require_boto3()
+    return ElastiCacheBackend(params)
+
+
+def build_consumer(spec: Mapping[str, Any], where: str = "consumers[aws_secretsmanager]") -> AwsSecretsManagerConsumer:
+    """The ``aws_secretsmanager`` consumer; ``where`` names the entry in messages (``consumers[0]``)."""
+    _require_boto3()
+    return AwsSecretsManagerConsumer(spec, where=where)
