@@ -55,6 +55,9 @@ def _database_inventory(path: Path, server: PostgresServer, **extra: Any) -> Pat
         "postgres_owner_role": "nl2api_t_owner",
         "postgres_app_group_role": "nl2api_t_app",
         "postgres_app_login_roles": ["nl2api_t_app_a", "nl2api_t_app_b"],
+        # The harness' PostgreSQL 15 has contrib (pg_trgm) but no pgvector; `vector` is created by the admin in the
+        # migration tests, against PostgreSQL 17 with pgvector (tests/functional/migrations).
+        "postgres_extensions": ["pg_trgm"],
         **extra,
     }
     inventory = {"all": {"children": {"nl2api_control": {"hosts": {"localhost": {
@@ -89,6 +92,10 @@ def test_database_entry_point(postgres_server: PostgresServer, moto_server, tmp_
             "SELECT count(*) FROM pg_database WHERE datdba IN (SELECT oid FROM pg_roles WHERE rolname IN "
             "('nl2api_t_app', 'nl2api_t_app_a', 'nl2api_t_app_b'))").fetchone()
         assert owned == (0,), "the group and login roles own nothing"
+
+    with postgres_server.connect(dbname="nl2api_t") as conn:
+        extensions = {r[0] for r in conn.execute("SELECT extname FROM pg_extension")}
+        assert "pg_trgm" in extensions, "the database entry point creates the schema's extensions as the admin"
 
     # A table the owner creates (as migrations do) is readable and writable by the group's members.
     with postgres_server.connect(dbname="nl2api_t") as conn:
