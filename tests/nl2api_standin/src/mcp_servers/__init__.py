@@ -1,1 +1,1 @@
-"""MCP servers; only entity_resolution exists in the stand-in."""
+"""MCP servers; the stand-in has the entity-resolution one only."""

@@ -1,167 +1,165 @@
-"""HTTP API: /health (the process answers), /ready (PostgreSQL and Redis answer), /metrics (Prometheus text)."""
+"""The entity-resolution MCP server object: database pool, (broken) cache, resolver and the MCP methods."""
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
-from collections import Counter
-from collections.abc import Callable
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
-from src.common.config import DatabaseConfig, HttpConfig, RedisConfig, version
+from src.evalkit.common.entity_resolution import check_database
+from src.evalkit.common.telemetry import get_tracer
+from src.mcp_servers.entity_resolution.config import EntityServerConfig
+from src.nl2api.resolution.resolver import ExternalEntityResolver
 
-log = logging.getLogger(__name__)
-PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+logger = logging.getLogger(__name__)
+tracer = get_tracer(__name__)
 
+PROTOCOL_VERSION = "2024-11-05"
 
-class Metrics:
-    """Counters behind /metrics; the handler threads update them concurrently."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests: Counter[tuple[str, int]] = Counter()
-        self.checks: Counter[tuple[str, str]] = Counter()
-        self.started = time.time()
-
-    def count_request(self, path: str, code: int) -> None:
-        with self._lock:
-            self.requests[(path, code)] += 1
-
-    def count_check(self, dependency: str, ok: bool) -> None:
-        with self._lock:
-            self.checks[(dependency, "ok" if ok else "error")] += 1
-
-    def render(self, ready: bool | None) -> str:
-        with self._lock:
-            requests = sorted(self.requests.items())
-            checks = sorted(self.checks.items())
-        lines = [
-            "# HELP nl2api_build_info Version of the running nl2api build.",
-            "# TYPE nl2api_build_info gauge",
-            f'nl2api_build_info{{version="{version()}"}} 1',
-            "# HELP nl2api_process_start_time_seconds Start time of the process since the Unix epoch.",
-            "# TYPE nl2api_process_start_time_seconds gauge",
-            f"nl2api_process_start_time_seconds {self.started:.3f}",
-            "# HELP nl2api_http_requests_total HTTP requests served, by path and status code.",
-            "# TYPE nl2api_http_requests_total counter",
-        ]
-        lines += [f'nl2api_http_requests_total{{path="{p}",code="{c}"}} {n}' for (p, c), n in requests]
-        lines += [
-            "# HELP nl2api_dependency_checks_total Readiness checks of PostgreSQL and Redis, by result.",
-            "# TYPE nl2api_dependency_checks_total counter",
-        ]
-        lines += [f'nl2api_dependency_checks_total{{dependency="{d}",result="{r}"}} {n}' for (d, r), n in checks]
-        if ready is not None:
-            lines += [
-                "# HELP nl2api_ready Whether the last readiness check passed.",
-                "# TYPE nl2api_ready gauge",
-                f"nl2api_ready {int(ready)}",
-            ]
-        return "\n".join(lines) + "\n"
+TOOLS = [
+    {
+        "name": "resolve_entity",
+        "description": "Resolve a company name or ticker to its instrument code",
+        "inputSchema": {
+            "type": "object",
+            "properties": {"entity": {"type": "string"}, "entity_type": {"type": "string"}},
+            "required": ["entity"],
+        },
+    },
+    {
+        "name": "resolve_entities_batch",
+        "description": "Resolve up to 100 entities",
+        "inputSchema": {
+            "type": "object",
+            "properties": {"entities": {"type": "array", "items": {"type": "string"}}},
+            "required": ["entities"],
+        },
+    },
+]
 
 
-class Api:
-    """State the request handlers share: configuration, metrics, and whether the server is draining."""
-
-    def __init__(self, database: DatabaseConfig, cache: RedisConfig) -> None:
-        self.database = database
-        self.cache = cache
-        self.metrics = Metrics()
-        self.draining = threading.Event()
-        self.last_ready: bool | None = None
-
-    def _check(self, name: str, probe: Callable[[], object]) -> dict[str, str]:
-        try:
-            probe()
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; the type is the useful part
-            self.metrics.count_check(name, False)
-            log.warning("readiness: %s unreachable: %s", name, exc)
-            return {"status": "error", "error": type(exc).__name__}
-        self.metrics.count_check(name, True)
-        return {"status": "ok"}
-
-    def _ping_postgres(self) -> None:
-        with self.database.connect(timeout=3) as conn:
-            conn.execute("SELECT 1").fetchone()
-
-    def _ping_redis(self) -> None:
-        client = self.cache.client(socket_timeout=3)
-        try:
-            if not client.ping():
-                raise ConnectionError("PING did not answer PONG")
-        finally:
-            client.close()
-
-    def readiness(self) -> tuple[bool, dict[str, object]]:
-        if self.draining.is_set():
-            return False, {"status": "draining"}
-        checks = {"postgres": self._check("postgres", self._ping_postgres), "redis": self._check("redis", self._ping_redis)}
-        ready = all(c["status"] == "ok" for c in checks.values())
-        self.last_ready = ready
-        return ready, {"status": "ok" if ready else "unavailable", "checks": checks}
+def _result(entity: str, resolved: Any) -> dict[str, Any]:
+    if resolved is None:
+        return {"found": False, "original": entity, "identifier": None, "confidence": 0.0,
+                "entity_type": "unknown", "alternatives": [], "metadata": {}}
+    return {"found": True, "original": resolved.original, "identifier": resolved.identifier,
+            "confidence": resolved.confidence, "entity_type": resolved.entity_type,
+            "alternatives": list(resolved.alternatives), "metadata": dict(resolved.metadata)}
 
 
-def make_handler(api: Api) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "nl2api-standin"
-        protocol_version = "HTTP/1.1"
+class EntityResolutionMCPServer:
+    def __init__(self, config: EntityServerConfig) -> None:
+        self.config = config
+        self.db_pool: Any = None
+        self.redis_cache: Any = None
+        self.resolver: ExternalEntityResolver | None = None
+        self.initialized = False
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            path = self.path.split("?", 1)[0]
-            if path == "/health":
-                self._send_json(HTTPStatus.OK, {"status": "ok", "version": version()})
-            elif path == "/ready":
-                ready, body = api.readiness()
-                self._send_json(HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE, body)
-            elif path == "/metrics":
-                self._send(HTTPStatus.OK, api.metrics.render(api.last_ready).encode(), PROMETHEUS_CONTENT_TYPE)
-            else:
-                self._send_json(HTTPStatus.NOT_FOUND, {"status": "not found"})
+    @property
+    def server_info(self) -> dict[str, Any]:
+        return {"name": self.config.server_name, "version": self.config.server_version,
+                "protocolVersion": PROTOCOL_VERSION}
 
-        def _send_json(self, status: HTTPStatus, body: dict[str, object]) -> None:
-            self._send(status, json.dumps(body).encode(), "application/json")
+    async def initialize(self) -> None:
+        """Create the pool once. A failure is only logged: the server runs on without a database and never
+        tries again, so /ready stays 503 until the process is restarted."""
+        if self.initialized:
+            return
+        with tracer.start_as_current_span("mcp.server.initialize") as span:
+            try:
+                import asyncpg
 
-        def _send(self, status: HTTPStatus, payload: bytes, content_type: str) -> None:
-            path = self.path.split("?", 1)[0]
-            api.metrics.count_request(path if path in ("/health", "/ready", "/metrics") else "other", int(status))
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            if api.draining.is_set():
-                self.send_header("Connection", "close")
-                self.close_connection = True
-            self.end_headers()
-            self.wfile.write(payload)
+                self.db_pool = await asyncpg.create_pool(
+                    self.config.postgres_url,
+                    min_size=self.config.postgres_pool_min,
+                    max_size=self.config.postgres_pool_max,
+                )
+                logger.info("Database pool initialized")
+                span.set_attribute("database.connected", True)
+            except Exception as exc:  # noqa: BLE001 - the real server swallows every pool error
+                logger.warning("Failed to initialize database pool: %s", exc)
+                span.set_attribute("database.connected", False)
+            if self.config.redis_enabled:
+                try:
+                    from src.evalkit.common.cache import RedisCache
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
-            log.debug("%s %s", self.address_string(), format % args)
+                    self.redis_cache = RedisCache(  # type: ignore[call-arg] - reproduces the real call
+                        redis_url=self.config.redis_url,
+                        default_ttl_seconds=self.config.redis_cache_ttl_seconds,
+                        key_prefix="entity:",
+                    )
+                    await self.redis_cache.connect()
+                except Exception as exc:  # noqa: BLE001 - as in the real server: logged, cache stays off
+                    self.redis_cache = None
+                    logger.warning("Failed to initialize Redis cache: %s", exc)
+            self.resolver = ExternalEntityResolver(
+                db_pool=self.db_pool,
+                api_key=self.config.openfigi_api_key,
+                timeout_seconds=self.config.timeout_seconds,
+                circuit_failure_threshold=self.config.circuit_failure_threshold,
+                circuit_recovery_seconds=self.config.circuit_recovery_seconds,
+            )
+            self.initialized = True
+            logger.info("MCP Server '%s' initialized", self.config.server_name)
 
-    return Handler
+    async def shutdown(self) -> None:
+        if self.db_pool is not None:
+            await self.db_pool.close()
+            self.db_pool = None
+            logger.info("Database pool closed")
+        self.initialized = False
 
+    async def health(self) -> dict[str, Any]:
+        database = await check_database(self.db_pool)
+        circuit_open = self.resolver is not None and self.resolver.circuit_breaker.is_open
+        return {"database": database, "circuit_breaker_open": circuit_open,
+                "cache": {"enabled": self.redis_cache is not None}}
 
-class Server(ThreadingHTTPServer):
-    # Join request threads on server_close(), so in-flight requests finish before the process exits.
-    daemon_threads = False
-    block_on_close = True
-    allow_reuse_address = True
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        if self.resolver is None:
+            raise RuntimeError("server not initialized")
+        with tracer.start_as_current_span("mcp.call_tool") as span:
+            span.set_attribute("tool.name", name)
+            if name == "resolve_entity":
+                entity = str(arguments.get("entity") or "")
+                if not entity:
+                    raise ValueError("entity is required")
+                return _result(entity, await self.resolver.resolve_single(entity, arguments.get("entity_type")))
+            if name == "resolve_entities_batch":
+                entities = [str(e) for e in arguments.get("entities") or []]
+                results = [_result(e, await self.resolver.resolve_single(e)) for e in entities]
+                return {"results": results, "total_requested": len(entities),
+                        "total_resolved": sum(1 for r in results if r["found"])}
+            raise ValueError(f"unknown tool {name}")
 
-
-def serve(http: HttpConfig, api: Api, stop: threading.Event) -> None:
-    """Serve until `stop` is set, then stop accepting, finish in-flight requests and return."""
-    server = Server((http.host, http.port), make_handler(api))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="http")
-    thread.start()
-    log.info("nl2api %s API listening on %s:%d", version(), http.host, http.port)
-    try:
-        while not stop.wait(1.0):
-            if not thread.is_alive():
-                raise RuntimeError("HTTP server thread died")
-    finally:
-        api.draining.set()
-        server.shutdown()
-        thread.join()
-        server.server_close()
-        log.info("API stopped")
+    async def handle_message(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """One JSON-RPC 2.0 request; None for a notification (no id)."""
+        with tracer.start_as_current_span("mcp.handle_message"):
+            method = message.get("method")
+            msg_id = message.get("id")
+            params = message.get("params") or {}
+            try:
+                if method == "initialize":
+                    result: Any = {**self.server_info, "capabilities": {"tools": {}, "resources": {}}}
+                elif method == "ping":
+                    result = {}
+                elif method == "tools/list":
+                    result = {"tools": TOOLS}
+                elif method == "tools/call":
+                    output = await self.call_tool(params.get("name", ""), params.get("arguments") or {})
+                    result = {"content": [{"type": "text", "text": json.dumps(output)}]}
+                elif method == "resources/list":
+                    result = {"resources": [{"uri": "entity://health", "name": "health"}]}
+                elif method == "resources/read":
+                    result = {"contents": [{"uri": "entity://health", "text": json.dumps(await self.health())}]}
+                elif method == "shutdown":
+                    result = {}
+                else:
+                    if msg_id is None:
+                        return None
+                    return {"jsonrpc": "2.0", "id": msg_id, "error": {"code": -32601, "message": "Method not found"}}
+            except ValueError as exc:
+                return {"jsonrpc": "2.0", "id": msg_id, "error": {"code": -32602, "message": str(exc)}}
+            if msg_id is None:
+                return None
+            return {"jsonrpc": "2.0", "id": msg_id, "result": result}

@@ -1,1 +1,0 @@
-"""Configuration, connections and process lifecycle shared by the API and the worker."""

@@ -1,0 +1,1 @@
+"""Pieces shared by the worker, the CLI and both entity-resolution processes."""

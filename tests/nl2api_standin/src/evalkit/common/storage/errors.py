@@ -1,0 +1,9 @@
+"""Storage errors."""
+
+
+class StorageError(Exception):
+    pass
+
+
+class StorageConnectionError(StorageError):
+    pass

@@ -1,0 +1,1 @@
+"""Standalone services; the stand-in has the entity-resolution HTTP service only."""
