@@ -12,7 +12,7 @@
 
 What lives here: the connection options and client creation (boto3's own resolution of credentials, region and
 endpoint applies to every option left unset), botocore errors turned into one clear line with secrets masked, a
-bounded poller, tag and maintenance-window helpers. Pure functions are unit-tested in
+bounded poller and tag helpers (maintenance windows: module_utils/maintenance_windows.py). Pure functions are unit-tested in
 tests/unit/plugins/module_utils/test_aws_client.py.
 """
 
@@ -20,7 +20,6 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
-import re
 import time
 import traceback
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -266,46 +265,3 @@ def merged_tags(current: Mapping[str, str], desired: Optional[Mapping[str, str]]
     result = {k: v for k, v in current.items() if k not in to_remove}
     result.update(to_set)
     return dict(sorted(result.items()))
-
-
-# Maintenance windows -------------------------------------------------------------------------------------------------
-
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_MINUTES_PER_DAY = 24 * 60
-_MINUTES_PER_WEEK = 7 * _MINUTES_PER_DAY
-_CLOCK = r"([01]?\d|2[0-3]):([0-5]\d)"
-_DAILY = re.compile(r"^%s-%s$" % (_CLOCK, _CLOCK))
-_WEEKLY = re.compile(r"^(%s):%s-(%s):%s$" % ("|".join(DAYS), _CLOCK, "|".join(DAYS), _CLOCK), re.IGNORECASE)
-
-
-def parse_daily_window(text: str) -> Tuple[int, int]:
-    """"hh24:mi-hh24:mi" (UTC) -> (start, length) in minutes of the day; ValueError when malformed."""
-    found = _DAILY.match(text.strip())
-    if not found:
-        raise ValueError("%r is not a daily window hh24:mi-hh24:mi (UTC), for example 05:00-06:00" % text)
-    start = int(found.group(1)) * 60 + int(found.group(2))
-    end = int(found.group(3)) * 60 + int(found.group(4))
-    return start, (end - start) % _MINUTES_PER_DAY
-
-
-def parse_weekly_window(text: str) -> Tuple[int, int]:
-    """"ddd:hh24:mi-ddd:hh24:mi" (UTC) -> (start, length) in minutes of the week (Monday 00:00 = 0)."""
-    found = _WEEKLY.match(text.strip())
-    if not found:
-        raise ValueError("%r is not a weekly window ddd:hh24:mi-ddd:hh24:mi (UTC), for example sun:23:00-mon:01:30"
-                         % text)
-    start = DAYS.index(found.group(1).lower()) * _MINUTES_PER_DAY + int(found.group(2)) * 60 + int(found.group(3))
-    end = DAYS.index(found.group(4).lower()) * _MINUTES_PER_DAY + int(found.group(5)) * 60 + int(found.group(6))
-    return start, (end - start) % _MINUTES_PER_WEEK
-
-
-def _intervals_overlap(first: Tuple[int, int], second: Tuple[int, int], period: int) -> bool:
-    """Whether two (start, length) intervals on a circular clock of ``period`` minutes share any minute."""
-    (start_a, length_a), (start_b, length_b) = first, second
-    return (start_b - start_a) % period < length_a or (start_a - start_b) % period < length_b
-
-
-def daily_overlaps_weekly(daily: Tuple[int, int], weekly: Tuple[int, int]) -> bool:
-    """Whether a window repeated every day overlaps a weekly window."""
-    return any(_intervals_overlap((day * _MINUTES_PER_DAY + daily[0], daily[1]), weekly, _MINUTES_PER_WEEK)
-               for day in range(7))

@@ -306,14 +306,16 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import (
     aws_client,
     aws_resource_module,
     converge,
-    daily_overlaps_weekly,
     merged_tags,
-    parse_daily_window,
-    parse_weekly_window,
     tag_changes,
     tags_from_list,
     tags_to_list,
     wait_until,
+)
+from ansible_collections.nl2api.deploy.plugins.module_utils.maintenance_windows import (
+    daily_overlaps_weekly,
+    parse_daily_window,
+    parse_weekly_window,
 )
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9!&#$^<>-]{16,128}$")

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: nl2api-deploy maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""module_utils/aws_client.py: windows, tags, masking, error messages, the bounded poller, the argument spec."""
+"""module_utils/aws_client.py: tags, masking, error messages, the bounded poller, the argument spec."""
 
 from __future__ import absolute_import, annotations, division, print_function
 
@@ -10,29 +10,6 @@ __metaclass__ = type  # pylint: disable=invalid-name
 import pytest
 
 from ansible_collections.nl2api.deploy.plugins.module_utils import aws_client
-
-
-@pytest.mark.parametrize("daily,weekly,overlap", [
-    ("03:00-04:00", "sun:05:00-sun:06:00", False),
-    ("05:00-06:00", "sun:05:30-sun:06:30", True),
-    ("04:00-05:00", "sun:05:00-sun:06:00", False),  # touching ends do not overlap
-    ("23:30-00:30", "mon:00:00-mon:01:00", True),  # the daily window crosses midnight into Monday
-    ("23:30-00:30", "sun:23:45-mon:00:15", True),  # the weekly window crosses the week boundary
-    ("12:00-13:00", "sat:22:00-sun:02:00", False),
-])
-def test_daily_window_against_weekly_window(daily, weekly, overlap):
-    assert aws_client.daily_overlaps_weekly(aws_client.parse_daily_window(daily),
-                                            aws_client.parse_weekly_window(weekly)) is overlap
-
-
-def test_window_parsing():
-    assert aws_client.parse_daily_window("23:30-00:30") == (23 * 60 + 30, 60)
-    assert aws_client.parse_weekly_window("SUN:23:00-mon:01:30") == (6 * 1440 + 23 * 60, 150)
-    for bad in ("24:00-01:00", "3-4", "sun:05:00-06:00"):
-        with pytest.raises(ValueError):
-            aws_client.parse_daily_window(bad)
-    with pytest.raises(ValueError):
-        aws_client.parse_weekly_window("xyz:05:00-sun:06:00")
 
 
 def test_tag_changes():
