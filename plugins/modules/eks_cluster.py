@@ -7,6 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
+# Not community.aws.eks_cluster: it creates and deletes a cluster (name, version, role, subnets, tags) but sets no
+# endpoint access, logging, secrets encryption, authentication mode or access entries, and updates nothing in place.
+
 DOCUMENTATION = r"""
 ---
 module: eks_cluster

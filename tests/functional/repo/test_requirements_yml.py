@@ -88,6 +88,13 @@ def test_requirements_yml_matches_code_and_installed_versions(installed: dict[st
     assert problems(referenced, listed, installed) == []
 
 
+def test_galaxy_yml_declares_the_same_collections_as_requirements_yml() -> None:
+    """A collection installed from Galaxy pulls its dependencies from galaxy.yml, a checkout from requirements.yml."""
+    galaxy = yaml.safe_load((ROOT / "galaxy.yml").read_text(encoding="utf-8"))
+    declared = {name: str(spec) for name, spec in (galaxy.get("dependencies") or {}).items()}
+    assert declared == listed_requirements(ROOT / "requirements.yml")
+
+
 def test_checker_reports_unlisted_and_unsatisfied_collections(tmp_path: Path, installed: dict[str, str]) -> None:
     task = tmp_path / "tasks.yml"
     task.write_text("- name: Create a user\n  community.mysql.mysql_user:\n    name: app\n", encoding="utf-8")
