@@ -1,16 +1,19 @@
 """A load generator that behaves like the nl2api pods during a credential rotation, and the rotation scenario the
 load, fault and no-leak tests and benchmarks/rotation_under_load.py share.
 
-LoadGenerator: worker threads that keep opening NEW connections (PostgreSQL over TLS with verify-full, Redis over
-TLS), each time with the credential read again from a `file` consumer directory, the layout of a mounted Secret
-volume: both keys are read through one resolution of the `..data` symlink, as a pod's process would see one
-atomic version of the Secret. Every connection runs a query (SELECT on a table only the group role may read) or a
-command (SET/GET), then closes. Successes and failures are counted per target; authentication failures separately.
+LoadGenerator: worker threads that keep opening NEW connections the way the nl2api pods do: each time they read
+the connection URL again from a `file` consumer directory (the layout of a mounted Secret volume, resolved through
+the `..data` symlink as a pod's process sees one atomic version of the Secret) and connect with the URL as it is:
+`postgres-url` with psycopg (libpq: TLS verify-full, the login role and password inside the URL) and `redis-url`
+with redis-py's from_url (rediss://, the ACL user and password inside the URL). Every connection runs a query
+(SELECT on a table only the group role may read) or a command (SET/GET), then closes. Every failed connection or
+login counts as a failure (authentication failures are also counted apart): nothing is retried.
 
-RotationScenario: a fresh group role with two alternating login roles and a Redis ACL user, their credentials
-delivered in two file consumer directories, a state directory, and a throwaway inventory whose
-nl2api_rotation_credentials point the real playbooks/rotate_secrets.yml at them (admin passwords in a vault-
-encrypted vault.yml, as in a real inventory).
+RotationScenario: a fresh group role with two alternating login roles and a Redis ACL user, their URLs delivered
+in two file consumer directories (url_keys, with passwords full of characters that must be percent-encoded), a
+state directory, and a throwaway inventory whose nl2api_rotation_credentials point the real
+playbooks/rotate_secrets.yml at them (admin passwords in a vault-encrypted vault.yml, as in a real inventory), with
+a revoke_delay that covers a reader that fetched the old URL just before the switch.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
 import redis
@@ -39,6 +43,14 @@ PLAYBOOK = ROOT / "playbooks" / "rotate_secrets.yml"
 DATA_LINK = "..data"
 #: Steps of nl2api.deploy.credential_rotation, in order (plugins/module_utils/credential_rotation.py STEPS).
 STEPS = ("create_pending", "set_secret", "test_secret", "promote", "update_consumers", "refresh_consumers", "revoke")
+
+POSTGRES_URL_KEY = "postgres-url"
+REDIS_URL_KEY = "redis-url"
+#: Characters a URL must percent-encode, added to the generated passwords so that every rotation proves encoding.
+URL_SPECIAL_SYMBOLS = ":@/#?%&+="
+#: Seconds the old credential stays valid after the consumers changed: longer than a reader takes from reading the
+#: URL to logging in with it (a few milliseconds here; a batch's run time in production).
+REVOKE_DELAY = "2s"
 
 PG_AUTH_MARKERS = ("password authentication failed", "is not permitted to log in", "does not exist")
 REDIS_AUTH_MARKERS = ("WRONGPASS", "NOPERM", "invalid username-password", "user is disabled")
@@ -81,14 +93,9 @@ def read_version(path: Path, keys: tuple[str, ...], attempts: int = 50) -> tuple
 @dataclass
 class TargetStats:
     """Counters of one target; `versions` counts connections per user name and password fingerprint (never the
-    password itself), so a test can see the credential change under load.
-
-    stale_retries: logins refused with a credential the volume no longer held by then (read just before the
-    rotation replaced and revoked it), retried once with the new one as an application re-reading its mounted
-    Secret does; the retry's outcome is what ok/failed count."""
+    password itself), so a test can see the credential change under load."""
 
     ok: int = 0
-    stale_retries: int = 0
     auth_failed: int = 0
     other_failed: int = 0
     reread: int = 0
@@ -103,6 +110,41 @@ class TargetStats:
 def fingerprint(username: str, password: str) -> str:
     """A public label for a credential: the user name and a short hash (for test reports, never the secret)."""
     return f"{username}#{hashlib.sha256(password.encode()).hexdigest()[:8]}"
+
+
+def credential_of(url: str) -> tuple[str, str]:
+    """(user name, password) decoded from a URL's user info."""
+    parts = urlsplit(url)
+    return unquote(parts.username or ""), unquote(parts.password or "")
+
+
+def postgres_url_template(server: Any) -> str:
+    """The postgres-url template of the scenario, as an inventory gives it: TLS verify-full against the test CA."""
+    return (f"postgresql://{{username}}:{{password}}@{server.host}:{server.port}/{server.dbname}"
+            f"?sslmode=verify-full&sslrootcert={server.ca_file}")
+
+
+def redis_url_template(server: Any) -> str:
+    """The redis-url template of the scenario: TLS, certificate and host name verified against the test CA."""
+    return (f"rediss://{{username}}:{{password}}@{server.host}:{server.tls_port}/0"
+            f"?ssl_cert_reqs=required&ssl_ca_certs={server.ca_file}")
+
+
+def fill(template: str, username: str, password: str) -> str:
+    """A URL template filled as url_keys does (percent-encoded), for the volumes written before any rotation."""
+    return template.format(username=quote(username, safe=""), password=quote(password, safe=""))
+
+
+def postgres_login(url: str, table: str | None = None) -> None:
+    """Connect with the URL as the API pods do (libpq), run one query; raises psycopg.Error."""
+    # passfile: test exactly the URL's password, never one from ~/.pgpass of this machine.
+    with psycopg.connect(url, autocommit=True, connect_timeout=5, passfile=os.devnull) as conn:
+        conn.execute(f'SELECT count(*) FROM "{table}"' if table else "SELECT 1").fetchone()
+
+
+def redis_client_of(url: str) -> redis.Redis:
+    """A client from the URL as the workers make it (redis-py from_url), without retries: a refusal is a failure."""
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, retry=Retry(NoBackoff(), retries=0))
 
 
 class LoadGenerator:
@@ -123,22 +165,17 @@ class LoadGenerator:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    # -- one connection each, with the credential of one version of the volume
-    def _postgres_once(self, creds: dict[str, str]) -> str | None:
-        user, password = creds["DATABASE_USER"], creds["DATABASE_PASSWORD"]
+    # -- one connection each, with the URL of one version of the volume
+    def _postgres_once(self, url: str) -> str | None:
         try:
-            dsn = self.pg_server.dsn(user=user, password=password, sslmode="verify-full", connect_timeout=5)
-            with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute(f'SELECT count(*) FROM "{self.table}"').fetchone()
+            postgres_login(url, self.table)
             return None
         except psycopg.Error as exc:
             return _kind(str(exc), PG_AUTH_MARKERS) + ": " + _first_line(exc)
 
-    def _redis_once(self, creds: dict[str, str]) -> str | None:
-        user, password = creds["REDIS_USERNAME"], creds["REDIS_PASSWORD"]
+    def _redis_once(self, url: str) -> str | None:
         try:
-            client = self.redis_server.client(user, password, tls=True, retry=Retry(NoBackoff(), retries=0))
-            with client:
+            with redis_client_of(url) as client:
                 key = f"app:load:{threading.get_ident()}"
                 client.set(key, "1", ex=60)
                 client.get(key)
@@ -147,25 +184,17 @@ class LoadGenerator:
             return _kind(str(exc), REDIS_AUTH_MARKERS) + ": " + _first_line(exc)
 
     # -- the loop
-    def _run(self, target: str, once, volume: Path, keys: tuple[str, str]) -> None:
+    def _run(self, target: str, once, volume: Path, key: str) -> None:
         while not self._stop.is_set():
-            stale = False
             try:
-                version, creds = read_version(volume, keys)
-                label = fingerprint(creds[keys[0]], creds[keys[1]])
-                error = once(creds)
-                if error is not None and error.startswith("auth"):
-                    fresh_version, fresh = read_version(volume, keys)
-                    if fresh_version != version:
-                        stale = True
-                        label = fingerprint(fresh[keys[0]], fresh[keys[1]])
-                        error = once(fresh)
+                url = read_volume(volume, (key,))[key]
+                label = fingerprint(*credential_of(url))
+                error = once(url)
             except RuntimeError as exc:  # no consistent version of the volume: count it, never silently pass
                 label, error = "-", "other: " + str(exc)
             with self._lock:
                 stats = self.stats[target]
                 stats.versions[label] += 1
-                stats.stale_retries += stale
                 if error is None:
                     stats.ok += 1
                 elif error.startswith("auth"):
@@ -180,13 +209,13 @@ class LoadGenerator:
     def start(self) -> "LoadGenerator":
         targets = []
         if self.pg_server is not None:
-            targets.append(("postgres", self._postgres_once, self.db_volume, ("DATABASE_USER", "DATABASE_PASSWORD")))
+            targets.append(("postgres", self._postgres_once, self.db_volume, POSTGRES_URL_KEY))
         if self.redis_server is not None:
-            targets.append(("redis", self._redis_once, self.redis_volume, ("REDIS_USERNAME", "REDIS_PASSWORD")))
-        for target, once, volume, keys in targets:
+            targets.append(("redis", self._redis_once, self.redis_volume, REDIS_URL_KEY))
+        for target, once, volume, key in targets:
             self.stats[target] = TargetStats()
             for index in range(self.threads_per_target):
-                thread = threading.Thread(target=self._run, args=(target, once, volume, keys),
+                thread = threading.Thread(target=self._run, args=(target, once, volume, key),
                                           name=f"load-{target}-{index}", daemon=True)
                 thread.start()
                 self._threads.append(thread)
@@ -217,7 +246,6 @@ class LoadGenerator:
     def report(self) -> str:
         return "; ".join(
             f"{target}: {s.ok} ok, {s.auth_failed} auth failed, {s.other_failed} other failed, "
-            f"{s.stale_retries} stale-credential retries, "
             f"versions {dict(s.versions)}, errors {s.errors[:5]}" for target, s in self.stats.items())
 
     def __enter__(self) -> "LoadGenerator":
@@ -240,19 +268,18 @@ def _first_line(exc: BaseException) -> str:
 
 
 def pg_login_ok(server: Any, user: str, password: str, table: str | None = None) -> bool:
-    """A fresh login (TLS verify-full) and a query; False on any PostgreSQL error."""
+    """A fresh login through the scenario's URL (TLS verify-full) and a query; False on any PostgreSQL error."""
     try:
-        with psycopg.connect(server.dsn(user=user, password=password, sslmode="verify-full"), autocommit=True) as conn:
-            conn.execute(f'SELECT count(*) FROM "{table}"' if table else "SELECT 1").fetchone()
-            return True
+        postgres_login(fill(postgres_url_template(server), user, password), table)
+        return True
     except psycopg.Error:
         return False
 
 
 def redis_login_ok(server: Any, user: str, password: str) -> bool:
-    """A fresh TLS connection as the ACL user and a PING; False on any Redis error."""
+    """A fresh TLS connection through the scenario's URL as the ACL user and a PING; False on any Redis error."""
     try:
-        with server.client(user, password, tls=True) as client:
+        with redis_client_of(fill(redis_url_template(server), user, password)) as client:
             return bool(client.ping())
     except redis.RedisError:
         return False
@@ -285,8 +312,9 @@ class RotationScenario:
         self.roles = [f"{self.group}_a", f"{self.group}_b"]
         self.table = f"{self.group}_data"
         self.redis_user = f"app-{ident}"
-        self.initial_pg_password = secrets.token_urlsafe(24)
-        self.initial_redis_password = secrets.token_urlsafe(24)
+        # Initial passwords with URL-special characters too: the volumes hold them percent-encoded from the start.
+        self.initial_pg_password = secrets.token_urlsafe(18) + "@:/#?%"
+        self.initial_redis_password = secrets.token_urlsafe(18) + "%#?:@/"
         self.db_volume = workdir / "secrets" / "db"
         self.redis_volume = workdir / "secrets" / "redis"
         self.state_dir = workdir / "state"
@@ -306,9 +334,11 @@ class RotationScenario:
         with self.redis.client() as admin:
             admin.execute_command("ACL", "SETUSER", self.redis_user, "on", f">{self.initial_redis_password}",
                                   "resetkeys", "~app:*", "-@all", "+ping", "+get", "+set", "+hello", "+auth")
-        write_volume(self.db_volume, {"DATABASE_USER": self.roles[0], "DATABASE_PASSWORD": self.initial_pg_password})
-        write_volume(self.redis_volume, {"REDIS_USERNAME": self.redis_user,
-                                         "REDIS_PASSWORD": self.initial_redis_password})
+        write_volume(self.db_volume, {POSTGRES_URL_KEY: fill(postgres_url_template(self.pg), self.roles[0],
+                                                             self.initial_pg_password)})
+        write_volume(self.redis_volume, {
+            "redis-username": self.redis_user, "redis-password": self.initial_redis_password,
+            REDIS_URL_KEY: fill(redis_url_template(self.redis), self.redis_user, self.initial_redis_password)})
         self._write_inventory()
         return self
 
@@ -336,25 +366,32 @@ class RotationScenario:
                 "postgres-app": {
                     "engine": "postgres",
                     "max_age": "30d",
+                    "revoke_delay": REVOKE_DELAY,
+                    "password_symbols": URL_SPECIAL_SYMBOLS,
                     "postgres": {
                         "host": self.pg.host, "port": self.pg.port, "database": self.pg.dbname,
                         "admin_user": self.pg.superuser, "admin_password": "{{ vault_rotation_postgres_admin_password }}",
                         "sslmode": "verify-full", "ca_file": str(self.pg.ca_file),
                         "group_role": self.group, "login_roles": self.roles,
                     },
+                    # The pods read the URL only: the alternating login role is its user name.
                     "consumers": [{"type": "file", "path": str(self.db_volume),
-                                   "keys": {"DATABASE_USER": "username", "DATABASE_PASSWORD": "password"}}],
+                                   "url_keys": {POSTGRES_URL_KEY: postgres_url_template(self.pg)}}],
                 },
                 "redis-app": {
                     "engine": "redis_acl",
                     "max_age": "30d",
+                    "revoke_delay": REVOKE_DELAY,
+                    "password_symbols": URL_SPECIAL_SYMBOLS,
                     "redis": {
                         "login_host": self.redis.host, "login_port": self.redis.tls_port, "tls": True,
                         "ca_file": str(self.redis.ca_file), "login_user": self.redis.admin_username,
                         "login_password": "{{ vault_rotation_redis_admin_password }}", "acl_user": self.redis_user,
                     },
+                    # As the chart's Secret: raw keys for the in-cluster Redis, the URL for the pods.
                     "consumers": [{"type": "file", "path": str(self.redis_volume),
-                                   "keys": {"REDIS_USERNAME": "username", "REDIS_PASSWORD": "password"}}],
+                                   "keys": {"redis-username": "username", "redis-password": "password"},
+                                   "url_keys": {REDIS_URL_KEY: redis_url_template(self.redis)}}],
                 },
             },
         }
@@ -392,12 +429,16 @@ class RotationScenario:
 
     # -- reading what was delivered and recorded
     def delivered_pg(self) -> tuple[str, str]:
-        values = read_volume(self.db_volume, ("DATABASE_USER", "DATABASE_PASSWORD"))
-        return values["DATABASE_USER"], values["DATABASE_PASSWORD"]
+        """(login role, password) inside the delivered postgres-url."""
+        return credential_of(read_volume(self.db_volume, (POSTGRES_URL_KEY,))[POSTGRES_URL_KEY])
 
     def delivered_redis(self) -> tuple[str, str]:
-        values = read_volume(self.redis_volume, ("REDIS_USERNAME", "REDIS_PASSWORD"))
-        return values["REDIS_USERNAME"], values["REDIS_PASSWORD"]
+        """(ACL user, password) inside the delivered redis-url, checked against the raw keys of the same version."""
+        values = read_volume(self.redis_volume, ("redis-username", "redis-password", REDIS_URL_KEY))
+        from_url = credential_of(values[REDIS_URL_KEY])
+        if from_url != (values["redis-username"], values["redis-password"]):
+            raise AssertionError("redis-url and the raw redis-username/redis-password disagree")
+        return from_url
 
     def state(self, credential: str) -> dict[str, Any] | None:
         path = self.state_dir / f"{credential}.json"

@@ -7,10 +7,9 @@ the rotation completed (the old credential revoked, the new one in use); at no p
 does the credential the consumer holds stop working (no lockout), and no credential is lost (what the state
 records as in use is what the consumer holds). A load generator runs throughout and must see no failure.
 
-When the rerun does update_consumers and revoke in one go, a load thread may have read the old credential just
-before the consumer was updated and log in just after the revoke; it re-reads the consumer and logs in with the
-new credential, as an application re-reading its mounted Secret does (counted as stale_retries, not failures). The
-`file` consumer has no rollout to wait for between the two steps (see the report on a revoke grace period).
+When the rerun does update_consumers and revoke in one go, a load thread may have read the old URL just before the
+consumer was updated; the scenario's revoke_delay keeps the old credential valid long enough for it to log in, so
+every failed login counts as a failure and none is expected.
 """
 
 from __future__ import annotations
