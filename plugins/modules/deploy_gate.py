@@ -207,7 +207,7 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate import (
+from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate.gate import (
     DEFAULT_KUBERNETES_VERSIONS,
     ENVIRONMENTS,
     GateError,

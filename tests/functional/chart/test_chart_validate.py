@@ -20,17 +20,25 @@ DIMENSIONS: dict[str, dict[str, dict]] = {
                         "podDisruptionBudget": {"enabled": True, "minAvailable": 1}}},
         "on": {"api": {"autoscaling": {"enabled": True}, "podDisruptionBudget": {"enabled": True}}},
     },
+    # Only the stable part of worker.autoscaling (nl2api.deploy.queue_autoscaling fills in the rest).
     "worker_autoscaling": {
         "disabled": {"worker": {"autoscaling": {"enabled": False}}},
         "keda": {"worker": {"autoscaling": {"enabled": True, "engine": "keda", "minReplicas": 0,
                                             "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}}}}},
-        "keda_formula": {"worker": {"autoscaling": {
-            "enabled": True, "engine": "keda", "minReplicas": 2, "maxReplicas": 12,
-            "keda": {"scalingModifiersFormula": "pending_0 + processing_1", "activationListLength": 1}},
-            "podDisruptionBudget": {"enabled": True, "minAvailable": 1}}},
         "hpa": {"worker": {"autoscaling": {"enabled": True, "engine": "hpa", "minReplicas": 1,
                                            "behavior": {"scaleUp": {"policies": [
                                                {"type": "Pods", "value": 2, "periodSeconds": 60}]}}}}},
+    },
+    # The platform release, or a batch release of it (producer Job and workers).
+    "release": {
+        "platform": {},
+        "batch": {"batch": {"enabled": True, "platformRelease": "rel-nl2api",
+                            "producer": {"label": "L", "tags": ["smoke"]}},
+                  "worker": {"batchId": "0b7e3c1e-1111-4222-8333-444455556666"}},
+    },
+    "entity_service": {
+        "off": {"entityService": {"enabled": False}},
+        "on": {"entityService": {"enabled": True, "replicaCount": 2}},
     },
     "ingress": {
         "off": {"ingress": {"enabled": False}},
@@ -46,11 +54,13 @@ DIMENSIONS: dict[str, dict[str, dict]] = {
                      "networkPolicy": {"egress": {"database": {"cidrs": ["10.0.16.0/20"]}}}},
     },
     "secrets": {
-        "create": {"secrets": {"create": True, "values": {"DATABASE_PASSWORD": "pw"}, "extra": {"API_KEY": "k"}}},
+        "create": {"secrets": {"create": True, "values": {"postgres-password": "pw"},
+                               "extra": {"openfigi-api-key": "k"}}},
         "existing": {"secrets": {"create": False, "existingSecret": "nl2api-credentials"}},
         "external_aws": {"secrets": {"create": False, "externalSecret": {
             "enabled": True,
-            "data": [{"secretKey": "DATABASE_PASSWORD", "remoteRef": {"key": "nl2api/db", "property": "password"}}],
+            "data": [{"secretKey": k, "remoteRef": {"key": "nl2api/db", "property": k}}
+                     for k in ("postgres-username", "postgres-password", "redis-username", "redis-password")],
             "secretStore": {"create": True, "provider": "aws", "aws": {"region": "eu-west-1"},
                             "serviceAccount": {"annotations": {
                                 "eks.amazonaws.com/role-arn": "arn:aws:iam::000000000000:role/eso"}}}}}},
@@ -62,7 +72,7 @@ DIMENSIONS: dict[str, dict[str, dict]] = {
         "external_cluster_store": {"secrets": {"create": False, "externalSecret": {
             "enabled": True, "targetName": "nl2api-app",
             "secretStoreRef": {"kind": "ClusterSecretStore", "name": "platform-vault"},
-            "data": [{"secretKey": "REDIS_PASSWORD", "remoteRef": {"key": "redis", "version": "AWSCURRENT"}}]}}},
+            "data": [{"secretKey": "redis-password", "remoteRef": {"key": "redis", "version": "AWSCURRENT"}}]}}},
     },
     "service_monitor": {
         "off": {"metrics": {"serviceMonitor": {"enabled": False}}},
@@ -111,13 +121,19 @@ def overlay(h, combo: dict[str, str]) -> dict:
     return values
 
 
+def render_combo(chart, h, combo: dict[str, str]) -> list[dict]:
+    """A batch release is installed under a release name of its own (its platform is release `rel`)."""
+    release = h.BATCH_RELEASE if combo["release"] == "batch" else h.RELEASE
+    return chart.render("dev", overlay(h, combo), release=release)
+
+
 def combo_id(combo: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in combo.items())
 
 
 def test_environment_validates(chart, h, environment, k8s_version, crds_available):
-    docs = chart.render(environment)
-    assert h.validate_docs(docs, k8s_version) == []
+    assert h.validate_docs(chart.render(environment), k8s_version) == []
+    assert h.validate_docs(chart.render_batch(environment), k8s_version) == []
 
 
 def test_defaults_validate(chart, h, k8s_version, crds_available):
@@ -131,32 +147,39 @@ def test_pairwise_set_covers_every_option():
 
 @pytest.mark.parametrize("combo", COMBINATIONS, ids=combo_id)
 def test_toggle_combination_validates(chart, h, combo, crds_available):
-    docs = chart.render("dev", overlay(h, combo))
+    docs = render_combo(chart, h, combo)
     for version in h.KUBERNETES_VERSIONS:
         assert h.validate_docs(docs, version) == []
     # Every pod restricted in every combination too.
     problems = [p for name, _meta, spec in h.pod_specs(docs) for p in h.restricted_violations(name, spec)]
     assert problems == []
     kinds = {d["kind"] for d in docs}
-    assert ("ScaledObject" in kinds) == combo["worker_autoscaling"].startswith("keda")
-    assert ("ExternalSecret" in kinds) == combo["secrets"].startswith("external")
-    assert ("ServiceMonitor" in kinds) == (combo["service_monitor"] == "on")
-    assert ("Ingress" in kinds) == (combo["ingress"] == "tls")
-    assert ("StatefulSet" in kinds) == (combo["stores"] == "in_cluster")
-    assert ("Secret" in kinds) == (combo["secrets"] == "create")
+    components = {d["metadata"]["labels"].get("app.kubernetes.io/component") for d in docs}
+    platform = combo["release"] == "platform"
+    # Workers and their autoscaler exist in a batch release only; everything else in the platform release only.
+    assert ("worker" in components) == (not platform)
+    assert ("producer" in components) == (not platform)
+    assert ("ScaledObject" in kinds) == (combo["worker_autoscaling"] == "keda" and not platform)
+    assert ("ExternalSecret" in kinds) == (combo["secrets"].startswith("external") and platform)
+    assert ("ServiceMonitor" in kinds) == (combo["service_monitor"] == "on" and combo["otel_collector"] == "on"
+                                           and platform)
+    assert ("Ingress" in kinds) == (combo["ingress"] == "tls" and platform)
+    assert ("StatefulSet" in kinds) == (combo["stores"] == "in_cluster" and platform)
+    assert ("Secret" in kinds) == (combo["secrets"] == "create" and platform)
+    assert ("migrations" in components) == platform
+    assert ("entity-service" in components) == (combo["entity_service"] == "on" and platform)
 
 
 def test_crd_validation_is_strict(chart, h, crds_available):
     """The custom-resource check really rejects unknown and mistyped fields."""
-    docs = chart.render("prod")
-    so = h.one(docs, "ScaledObject", "rel-nl2api-worker")
-    so["spec"]["triggers"][0]["metadata"]["listLength"] = 5  # must be a string
+    so = h.one(chart.render_batch("prod"), "ScaledObject", "batch-nl2api-worker")
+    so["spec"]["triggers"][0]["metadata"]["stream"] = 5  # must be a string
     so["spec"]["advanced"]["scalingModifier"] = {}  # typo
-    es = h.one(docs, "ExternalSecret", "rel-nl2api")
+    es = h.one(chart.render("prod"), "ExternalSecret", "rel-nl2api")
     es["spec"]["refreshInterval"] = 3600
     errors = h.validate_docs([so, es], "1.31")
     assert any("scalingModifier" in e for e in errors), errors
-    assert any("listLength" in e or "is not of type 'string'" in e for e in errors), errors
+    assert any("stream" in e or "is not of type 'string'" in e for e in errors), errors
     assert any(e.startswith("ExternalSecret/") for e in errors), errors
 
 
@@ -180,7 +203,7 @@ def _deploy_gate():
     collections = str(Path(__file__).resolve().parents[3] / "collections")
     if collections not in sys.path:
         sys.path.insert(0, collections)
-    from ansible_collections.nl2api.deploy.plugins.module_utils import deploy_gate  # pylint: disable=import-outside-toplevel
+    from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate import gate as deploy_gate  # pylint: disable=import-outside-toplevel
 
     return deploy_gate
 
@@ -194,16 +217,17 @@ def _gate_failures(docs: list[dict], environment: str) -> list[str]:
 @pytest.mark.parametrize("env", ["local", "dev", "staging", "prod"])
 def test_environment_passes_the_deploy_gate(chart, env):
     assert _gate_failures(chart.render(env), env) == []
+    assert _gate_failures(chart.render_batch(env), env) == []
 
 
 @pytest.mark.parametrize("combo", COMBINATIONS, ids=combo_id)
 def test_toggle_combination_passes_the_deploy_gate(chart, h, combo):
-    assert _gate_failures(chart.render("dev", overlay(h, combo)), "dev") == []
+    assert _gate_failures(render_combo(chart, h, combo), "dev") == []
 
 
 def test_deploy_gate_fails_an_unsafe_combination(chart, h):
     """The control: the same gate on a render made unsafe must report it."""
-    docs = chart.render("dev", overlay(h, COMBINATIONS[0]))
+    docs = render_combo(chart, h, COMBINATIONS[0])
     api = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-api"))
     api["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] = 1
     assert any("maxUnavailable" in line for line in _gate_failures(docs, "dev"))

@@ -15,7 +15,7 @@ import copy
 import os
 from typing import Any, Dict, List
 
-from ansible_collections.nl2api.deploy.plugins.module_utils import deploy_gate as gate
+from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate import gate
 
 NS = "nl2api"
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))

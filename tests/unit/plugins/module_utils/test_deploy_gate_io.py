@@ -15,7 +15,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ansible_collections.nl2api.deploy.plugins.module_utils import deploy_gate as gate
+from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate import gate
 from ansible_collections.nl2api.deploy.tests.unit.plugins.module_utils.test_deploy_gate_fixtures import (
     CRD_DIR,
     config_map,

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.nl2api.deploy.plugins.module_utils import deploy_gate as gate
-from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate_policy import (
+from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate import gate
+from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate.policy import (
     check_pdbs,
     parse_image,
     parse_quantity,

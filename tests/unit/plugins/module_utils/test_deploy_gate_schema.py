@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.nl2api.deploy.plugins.module_utils import deploy_gate as gate
-from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate_schema import (
+from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate import gate
+from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate.schema import (
     crd_schema_to_jsonschema,
 )
 from ansible_collections.nl2api.deploy.tests.unit.plugins.module_utils.test_deploy_gate_fixtures import (

@@ -29,7 +29,7 @@ import re
 from fractions import Fraction
 from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate_common import (
+from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate.common import (
     CHECK_AUTOSCALING,
     CHECK_IMAGE_TAG,
     CHECK_PDB,

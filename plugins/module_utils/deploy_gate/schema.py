@@ -24,7 +24,7 @@ import re
 import traceback
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate_common import (
+from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate.common import (
     CHECK_CRD_SCHEMA,
     CHECK_K8S_SCHEMA,
     CHECK_UNKNOWN_KIND,

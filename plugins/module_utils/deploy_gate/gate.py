@@ -31,7 +31,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, TextIO, Tuple
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate_common import (  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate.common import (  # noqa: F401 pylint: disable=unused-import
     CHECK_AUTOSCALING,
     CHECK_CRD_SCHEMA,
     CHECK_IMAGE_TAG,
@@ -57,7 +57,7 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate_common i
     object_identity,
     sort_findings,
 )
-from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate_policy import (
+from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate.policy import (
     check_autoscaling,
     check_image_tags,
     check_pdbs,
@@ -67,7 +67,7 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate_policy i
     check_secret_data,
     check_zero_downtime,
 )
-from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate_schema import (  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate.schema import (  # noqa: F401 pylint: disable=unused-import
     HAS_JSONSCHEMA,
     HAS_KUBERNETES_VALIDATE,
     JSONSCHEMA_IMPORT_ERROR,
@@ -192,8 +192,9 @@ def load_manifests(paths: Iterable[str], stdin: Optional[TextIO] = None) -> List
 
 
 def default_crd_dir() -> str:
-    """``deploy/crds`` of this collection, next to ``plugins/`` (valid when the collection is on disk)."""
-    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "crds"))
+    """``deploy/crds`` of this collection, next to ``plugins/`` (valid when the collection is on disk); this file is
+    plugins/module_utils/deploy_gate/gate.py."""
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "deploy", "crds"))
 
 
 def find_crd_dir(environ: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None) -> Optional[str]:
