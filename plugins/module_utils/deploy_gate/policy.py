@@ -11,11 +11,11 @@ Decisions (documented in the module too):
   as PSS accepts them.
 * resources: every container and init container sets requests and limits for cpu and memory, requests <= limits.
 * probes (long-running workloads only: Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController): a
-  container that declares ports needs a livenessProbe and a readinessProbe; a container without ports (the queue
-  worker) receives no Service traffic, so readiness is optional there (the chart sets one so rollouts and PDBs wait
-  for a consuming worker), but it needs a livenessProbe (usually exec, e.g.
-  a heartbeat file) so a hung worker is restarted. Jobs, CronJobs, ScaledJobs and bare Pods (helm test hooks)
-  need no probes.
+  container that declares ports needs a livenessProbe and a readinessProbe. A container without ports (the queue
+  worker) needs none: nl2api's worker serves no endpoint and writes no file, and an exec check cannot tell a
+  healthy idle worker (blocked reading its stream) from a hung one, so a required liveness probe would only risk
+  killing healthy workers; a crashed worker exits and is restarted. Jobs, CronJobs, ScaledJobs and bare Pods
+  (helm test hooks) need no probes.
 * autoscaling: a workload with a fixed ``spec.replicas`` and an autoscaler is an error in staging/prod (every
   deploy resets the scale) and a warning in local/dev.
 """
@@ -273,7 +273,7 @@ def check_resources(obj: Any) -> List[Finding]:
 
 
 def check_probes(obj: Any) -> List[Finding]:
-    """Liveness and readiness on serving containers, liveness on port-less containers (long-running workloads)."""
+    """Liveness and readiness on serving containers of long-running workloads (port-less containers need none)."""
     template = pod_template(obj)
     if template is None or obj.get("kind") not in LONG_RUNNING_KINDS:
         return []
@@ -285,10 +285,6 @@ def check_probes(obj: Any) -> List[Finding]:
                     findings.append(make_finding(obj, join_path(container.path, probe),
                                                  "must be set (containers that expose ports need liveness and readiness probes)",
                                                  CHECK_PROBES))
-        elif not container.spec.get("livenessProbe"):
-            findings.append(make_finding(obj, join_path(container.path, "livenessProbe"),
-                                         "must be set (a container without ports, like the queue worker, needs a liveness probe,"
-                                         " usually exec, so a hung process is restarted)", CHECK_PROBES))
     return findings
 
 

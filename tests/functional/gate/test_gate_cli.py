@@ -98,9 +98,10 @@ spec:
     spec:
       securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
       containers:
+        # nl2api's worker serves nothing and writes no file: no probe at all.
         - name: worker
           image: registry.example.com/nl2api/worker:1.4.2
-          livenessProbe: {exec: {command: [nl2api, worker-healthcheck]}}
+          command: [nl2api-run, --, python, -m, src.evalkit.distributed]
           resources:
             requests: {cpu: 100m, memory: 128Mi}
             limits: {cpu: 500m, memory: 256Mi}
@@ -117,8 +118,9 @@ spec:
   minReplicaCount: 1
   maxReplicaCount: 10
   triggers:
-    - type: redis
-      metadata: {address: "nl2api-redis:6379", listName: evaluations, listLength: "10"}
+    - type: redis-streams
+      metadata: {address: "nl2api-redis:6379", stream: "eval:tasks:0b7e3c1e-1111-4222-8333-444455556666",
+                 consumerGroup: eval-workers, lagCount: "5"}
       authenticationRef: {name: nl2api-redis}
 ---
 apiVersion: keda.sh/v1alpha1
@@ -149,6 +151,19 @@ def test_good_manifests_pass(good_dir: Path) -> None:
     result = gate("--env", "prod", str(good_dir))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == "gate: 7 objects, 0 failures (env=prod, kubernetes 1.31,1.35)\n"
+
+
+def test_a_serving_container_without_probes_fails(good_dir: Path) -> None:
+    """The worker passes without probes because it has no ports; a container with ports still needs both."""
+    worker = WORKER.replace("          command: [nl2api-run, --, python, -m, src.evalkit.distributed]\n",
+                            "          command: [nl2api-run, --, python, -m, src.evalkit.distributed]\n"
+                            "          ports: [{name: http, containerPort: 8080}]\n")
+    (good_dir / "worker.yml").write_text(worker)
+    result = gate("--env", "prod", str(good_dir))
+    assert result.returncode == 1
+    assert [line.split(": ", 1)[0] for line in result.stdout.splitlines()[:-1]] == [
+        "FAIL Deployment/nl2api/nl2api-worker spec.template.spec.containers[worker].livenessProbe",
+        "FAIL Deployment/nl2api/nl2api-worker spec.template.spec.containers[worker].readinessProbe"]
 
 
 def test_script_runs_directly_through_its_shebang(good_dir: Path) -> None:
@@ -233,7 +248,6 @@ spec:
       containers:
         - name: worker
           image: "registry.example.com/nl2api/worker:{{ .Values.tag }}"
-          livenessProbe: {exec: {command: [nl2api, worker-healthcheck]}}
           resources:
             requests: {cpu: 100m, memory: 128Mi}
             limits: {cpu: 500m, memory: 256Mi}
