@@ -1,0 +1,1 @@
+"""Tests of the local PostgreSQL + pgvector image and of the migration runner docker/migrations/nl2api-migrate."""
