@@ -2,6 +2,7 @@
 #
 #   make test                    # setup + every tier below, then one summary line
 #   make deploy ENV=local        # the main job: ansible-playbook site.yml -i inventories/$(ENV)
+#   make test-real-app NL2API_SRC=<nl2api checkout>   # the image tests against the real application (skipped without)
 #
 # Tiers: lint (yamllint, ansible-lint, syntax-check, hadolint, helm-lint), sanity, units, test-functional, molecule.
 
@@ -24,7 +25,7 @@ CHARTS := $(patsubst %/Chart.yaml,%,$(wildcard deploy/helm/*/Chart.yaml))
 HELM_VALUES := $(wildcard deploy/helm/environments/*.yaml)
 
 .PHONY: help setup test deploy lint yamllint ansible-lint syntax-check hadolint helm-lint sanity units \
-	test-functional molecule clean
+	test-functional test-real-app molecule clean
 
 help:
 	@grep -E '^#( |$$)' Makefile | sed 's/^# \{0,1\}//'
@@ -74,6 +75,13 @@ units:
 
 test-functional:
 	python -m pytest tests/functional -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+test-real-app:
+	@if [ -z "$(NL2API_SRC)" ]; then \
+	  echo "test-real-app: skipped: NL2API_SRC is not set (make test-real-app NL2API_SRC=/path/to/nl2api-checkout)"; \
+	  exit 0; \
+	fi; \
+	NL2API_SRC="$(NL2API_SRC)" python -m pytest tests/functional/images -n 0 -p no:cacheprovider $(PYTEST_ARGS)
 
 molecule:
 	scripts/molecule.sh

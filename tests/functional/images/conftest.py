@@ -1,4 +1,5 @@
-"""Fixtures for the image tests: docker/Dockerfile and docker/Dockerfile.worker built from the nl2api stand-in.
+"""Fixtures for the image tests: the four targets of docker/Dockerfile built from the stand-in, or from the nl2api
+checkout NL2API_SRC names (`make test-real-app`), and the data stores the containers talk to.
 
 The builds run with `--network none`, so the builder stage provably needs no network (build.py explains how
 its inputs get in). Everything built here is removed at the end of the session: the tagged images (labelled, so
@@ -11,17 +12,25 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from support.docker_engine import DockerEngine
+from support.errors import HarnessError
+from support.pgvector_server import Database, PgvectorServer, build_postgres_image, run_pgvector
 from support.redis_server import RedisServer
 
+from . import containers
 from .build import (
-    DOCKERFILES, SIZE_REPORT_KEY, Builder, ImageSet, download_wheelhouse, image_size, stage_context,
-    standin_build_args, standin_requirements,
+    SIZE_REPORT_KEY, Builder, ImageSet, download_wheelhouse, image_size, project_version, source_dir, stage_context,
 )
+
+
+@pytest.fixture(scope="session")
+def image_source() -> Path:
+    return source_dir()
 
 
 @pytest.fixture(scope="session")
@@ -35,23 +44,58 @@ def image_builder(docker_engine: DockerEngine) -> Iterator[Builder]:
 
 @pytest.fixture(scope="session")
 def wheelhouse(docker_engine: DockerEngine) -> Path:
-    return download_wheelhouse(docker_engine, standin_requirements()[1])
+    return download_wheelhouse(docker_engine)
 
 
 @pytest.fixture(scope="session")
-def standin_context(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
-    return stage_context(tmp_path_factory.mktemp("image-context") / "nl2api", wheelhouse)
+def image_context(tmp_path_factory: pytest.TempPathFactory, image_source: Path, wheelhouse: Path) -> Path:
+    return stage_context(tmp_path_factory.mktemp("image-context") / "nl2api", image_source, wheelhouse)
 
 
 @pytest.fixture(scope="session")
-def nl2api_images(docker_engine: DockerEngine, image_builder: Builder, standin_context: Path) -> ImageSet:
-    """Both images, built offline from the stand-in with the local base image as BASE_IMAGE."""
-    version = standin_requirements()[0]
-    images = ImageSet(docker_engine.base_image, image_size(docker_engine, docker_engine.base_image), version)
-    args = standin_build_args(docker_engine.base_image, version)
-    for kind in DOCKERFILES:
-        images.images[kind] = image_builder.build(kind, standin_context, args)
-    return images
+def migrations_base_image(docker_engine: DockerEngine) -> str:
+    """scripts/build-postgres-image.sh's PostgreSQL 17 + pgvector image: it has psql (built once, cached by tag)."""
+    try:
+        return build_postgres_image(docker_engine)[0]
+    except HarnessError as exc:
+        failure = f"the migrations base image (scripts/build-postgres-image.sh): {exc}"
+    pytest.fail(failure, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def nl2api_images(docker_engine: DockerEngine, image_builder: Builder, image_context: Path, image_source: Path,
+                  migrations_base_image: str) -> ImageSet:
+    """All four targets, built offline with the local base images as BASE_IMAGE and MIGRATIONS_BASE_IMAGE."""
+    images = ImageSet(image_source, docker_engine.base_image, image_size(docker_engine, docker_engine.base_image),
+                      migrations_base_image, project_version(image_source))
+    return image_builder.build_all(images, image_context)
+
+
+@pytest.fixture(scope="session")
+def pgvector_server(docker_engine: DockerEngine) -> Iterator[PgvectorServer]:
+    """PostgreSQL 17 + pgvector (the schema needs `vector`), run like the chart's pod on a loopback port."""
+    with ExitStack() as stack:
+        failure = None
+        try:
+            server = stack.enter_context(run_pgvector(docker_engine))
+        except HarnessError as exc:
+            failure = f"PostgreSQL + pgvector container: {exc}"
+        if failure is not None:
+            pytest.fail(failure, pytrace=False)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def app_database(docker_engine: DockerEngine, nl2api_images: ImageSet, pgvector_server: PgvectorServer
+                 ) -> Iterator[Database]:
+    """A database with the application's schema, applied by the migrations image as the chart's Job does."""
+    database = pgvector_server.create_database("images")
+    try:
+        result = containers.migrate(docker_engine, nl2api_images, database)
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield database
+    finally:
+        pgvector_server.drop_database(database)
 
 
 @pytest.fixture
@@ -73,6 +117,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
             if key == SIZE_REPORT_KEY:
                 lines.extend(value)
     if lines:
-        terminalreporter.write_sep("-", "nl2api image sizes")
+        terminalreporter.write_sep("-", "nl2api image sizes and build times")
         for line in lines:
             terminalreporter.write_line(line)

@@ -1,214 +1,196 @@
-"""The worker image consumes jobs from a real Redis and never loses one: not to SIGTERM, not to SIGKILL.
+"""The worker image against the harness' real Redis (TLS, ACL user) and PostgreSQL 17 + pgvector (schema applied by
+the migrations image): it refuses to start without a batch, processes a batch the application's own producer
+enqueued (run from the same image, as the chart's producer Job), acks every task, loses none to SIGTERM, and its
+log carries no password (the application logs its Redis URL at INFO; nl2api-run masks it).
 
-The queue protocol (tests/nl2api_standin/src/evaluation/worker.py): BLMOVE from the pending list into ONE processing
-list shared by all workers (what the chart's KEDA trigger counts), a lease key per job refreshed while it runs, and
-a reaper in every worker that returns jobs whose lease expired to the pending list.
+Every container gets the chart's environment: EVAL_BATCH_ID, EVAL_WORKER_ID, EVAL_REDIS_URL, EVAL_POSTGRES_URL,
+EVAL_MODE=simulated (no LLM, no OpenFIGI). OTEL_SDK_DISABLED spares the tests the exporter's retries against a
+collector that is not there.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
+import re
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import redis
 
 from support.docker_engine import DockerEngine
+from support.pgvector_server import Database
 from support.redis_server import RedisServer
 
 from . import containers
 from .build import ImageSet
 
-PENDING = "nl2api:evaluations"
-PROCESSING = "nl2api:evaluations:processing"
-RESULTS = "nl2api:evaluations:results"
-LEASES = "nl2api:evaluations:lease:*"
+GROUP = "eval-workers"
+BATCH_LINE = re.compile(r"Created batch: ([0-9a-f-]{36})")
 
 
-def lease(raw: str) -> str:
-    return f"nl2api:evaluations:lease:{hashlib.sha256(raw.encode()).hexdigest()}"
+def stream(batch_id: str) -> str:
+    return f"eval:tasks:{batch_id}"
 
 
-def start_worker(engine: DockerEngine, images: ImageSet, server: RedisServer, db: int, worker_id: str,
-                 command: list[str] | None = None, **extra_env: str) -> str:
-    env = {**containers.redis_env(server, db), "NL2API_WORKER_ID": worker_id, **extra_env}
-    return containers.start(engine, images["worker"].tag, env, containers.ca_mount(server.ca_file), command)
+def insert_test_cases(database: Database, tag: str, count: int) -> list[str]:
+    """`count` active test cases carrying `tag`, with just the columns the schema requires."""
+    ids = [str(uuid.uuid4()) for _ in range(count)]
+    with database.connect(as_owner=True) as conn:
+        for index, test_id in enumerate(ids):
+            conn.execute(
+                "INSERT INTO test_cases (id, nl_query, expected_tool_calls, expected_nl_response, api_version, tags)"
+                " VALUES (%s, %s, %s::jsonb, %s, %s, %s)",
+                (test_id, f"price of company {index}", json.dumps([{"tool_name": "get_data", "arguments": {}}]),
+                 f"answer {index}", "v1", [tag]),
+            )
+    return ids
 
 
-def push_job(client: redis.Redis, seconds: float) -> tuple[str, str]:
-    job_id = f"job-{uuid.uuid4().hex[:8]}"
-    raw = json.dumps({"id": job_id, "sleep": seconds})
-    client.lpush(PENDING, raw)
-    return job_id, raw
+def scorecards(database: Database, batch_id: str) -> list[str]:
+    """The test case ids that have a scorecard in the batch (one row per evaluated task)."""
+    with database.connect(as_owner=True) as conn:
+        rows = conn.execute("SELECT test_case_id::text FROM scorecards WHERE batch_id = %s", (batch_id,)).fetchall()
+    return [row[0] for row in rows]
 
 
-def wait_taken(engine: DockerEngine, client: redis.Redis, container: str, raw: str) -> None:
-    """The job is in the shared processing list, under a lease naming its worker."""
-    containers.wait_for("the worker to take the job",
-                        lambda: raw in client.lrange(PROCESSING, 0, -1) and client.exists(lease(raw)), 60,
-                        lambda: containers.logs(engine, container))
+def common_env(database: Database, redis_server: RedisServer, db: int) -> dict[str, str]:
+    return {"EVAL_POSTGRES_URL": containers.app_postgres_url(database), "EVAL_REDIS_URL": containers.redis_url(redis_server, db),
+            "EVAL_MODE": "simulated", "OTEL_SDK_DISABLED": "true"}
 
 
-def test_worker_turns_healthy_and_completes_a_job(
-    docker_engine: DockerEngine, nl2api_images: ImageSet, redis_server: RedisServer, redis_db: int
+def start_producer(engine: DockerEngine, images: ImageSet, env: dict[str, str], ca: Path, tag: str) -> tuple[str, str]:
+    """The producer Job: the app's own `batch run ... --workers 0`; returns (container, the batch id it printed).
+    Its Redis URL is a flag (the producer reads no variable for it), as the chart's Job passes it."""
+    args = ["batch", "run", "--pack", "nl2api", "--label", f"image-tests-{tag}", "--tag", tag, "--mode", "simulated",
+            "--distributed", "--workers", "0", "--redis-url", env["EVAL_REDIS_URL"]]
+    container = containers.start(engine, images["worker"].tag, env, containers.ca_mount(ca),
+                                 entrypoint=containers.supervised("src.evalkit.cli", *args))
+    found = containers.wait_for("the producer's batch id", lambda: BATCH_LINE.search(containers.logs(engine, container)),
+                                120, lambda: containers.logs(engine, container))
+    return container, found.group(1)
+
+
+def start_worker(engine: DockerEngine, images: ImageSet, env: dict[str, str], ca: Path, batch_id: str,
+                 worker_id: str) -> str:
+    """A worker pod of the batch: the image's own entry point, the chart's environment."""
+    worker_env = {**env, "EVAL_BATCH_ID": batch_id, "EVAL_WORKER_ID": worker_id}
+    return containers.start(engine, images["worker"].tag, worker_env, containers.ca_mount(ca))
+
+
+@dataclass
+class AckMonitor:
+    """Every XACK the server executes on one stream, seen through MONITOR (the producer deletes the stream when
+    the batch completes, so the group's counters cannot be read afterwards)."""
+
+    key: str
+    acked: list[str] = field(default_factory=list)
+    xadds: int = 0
+
+    def watch(self, client: redis.Redis, stop: threading.Event) -> None:
+        with client.monitor() as monitor:
+            for event in monitor.listen():
+                if stop.is_set():
+                    return
+                command = event.get("command", "")
+                parts = command.split()
+                if len(parts) >= 4 and parts[0].upper() == "XACK" and parts[1] == self.key:
+                    self.acked.extend(parts[3:])
+                elif len(parts) >= 2 and parts[0].upper() == "XADD" and parts[1] == self.key:
+                    self.xadds += 1
+
+
+@contextlib.contextmanager
+def monitoring(redis_server: RedisServer, key: str) -> Iterator[AckMonitor]:
+    monitor = AckMonitor(key)
+    stop = threading.Event()
+    client = redis_server.client(decode_responses=True)
+    thread = threading.Thread(target=monitor.watch, args=(client, stop), daemon=True)
+    thread.start()
+    time.sleep(0.3)  # MONITOR is subscribed before the first XADD
+    try:
+        yield monitor
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception), redis_server.client() as poke:
+            poke.ping()  # wakes the monitor loop so it sees stop
+        thread.join(5)
+        with contextlib.suppress(Exception):
+            client.close()
+
+
+def assert_no_password(logs: str, *secrets: str) -> None:
+    for secret in secrets:
+        assert secret not in logs, "a password reached the container log"
+    assert not containers.UNMASKED_URL_PASSWORD.search(logs), logs
+
+
+def test_worker_exits_1_without_a_batch_id(docker_engine: DockerEngine, nl2api_images: ImageSet) -> None:
+    result = containers.run(docker_engine, nl2api_images["worker"].tag,
+                            {"EVAL_WORKER_ID": "worker-no-batch", "OTEL_SDK_DISABLED": "true"}, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "batch-id" in (result.stdout + result.stderr).lower()
+
+
+def test_a_batch_is_processed_and_every_task_acked_with_masked_logs(
+    docker_engine: DockerEngine, nl2api_images: ImageSet, app_database: Database, redis_server: RedisServer,
+    redis_db: int,
 ) -> None:
-    """Run with the Helm chart's command (`python -m src.evaluation.worker` replacing the ENTRYPOINT)."""
-    worker_id = f"worker-{uuid.uuid4().hex[:6]}"
-    container = start_worker(docker_engine, nl2api_images, redis_server, redis_db, worker_id,
-                             command=containers.CHART_COMMANDS["worker"])
-    with redis_server.client(db=redis_db) as client:
-        job_id, _raw = push_job(client, 0.5)
-        result = containers.wait_for("the job's result", lambda: client.hget(RESULTS, job_id), 60,
-                                     lambda: containers.logs(docker_engine, container))
-        assert json.loads(result)["status"] == "done"
-        assert json.loads(result)["worker"] == worker_id
-        assert client.llen(PENDING) == 0 and client.llen(PROCESSING) == 0
-        assert not client.keys(LEASES), "a finished job left its lease behind"
+    tag = f"small-{uuid.uuid4().hex[:8]}"
+    ids = insert_test_cases(app_database, tag, 5)
+    env, ca = common_env(app_database, redis_server, redis_db), redis_server.ca_file
+    producer, batch_id = start_producer(docker_engine, nl2api_images, env, ca, tag)
+    with monitoring(redis_server, stream(batch_id)) as monitor:
+        worker = start_worker(docker_engine, nl2api_images, env, ca, batch_id, "worker-small-0")
+        code = containers.wait_exited(docker_engine, producer, 180)
+        producer_logs = containers.logs(docker_engine, producer, tail=None)
+        assert code == 0, producer_logs
+    assert sorted(scorecards(app_database, batch_id)) == sorted(ids)
+    assert len(set(monitor.acked)) == len(ids), f"acked {monitor.acked} for {len(ids)} tasks"
+    # The producer deleted the stream; the worker, blocked on it, exits 1 (the application's behaviour).
+    worker_code = containers.wait_exited(docker_engine, worker, 60)
+    worker_logs = containers.logs(docker_engine, worker, tail=None)
+    assert worker_code in (0, 1), worker_logs
+    assert "***@" in worker_logs, "the worker no longer logs its Redis URL: update this check"
+    assert_no_password(worker_logs + producer_logs, redis_server.admin_password, app_database.owner_password)
 
-    containers.wait_healthy(docker_engine, container)
-    exit_code, seconds, killed = containers.stop(docker_engine, container, grace=30)
-    assert (exit_code, killed) == (0, False), containers.logs(docker_engine, container)
-    assert seconds < 10
 
-
-def test_sigterm_mid_job_finishes_the_job_then_exits_cleanly(
-    docker_engine: DockerEngine, nl2api_images: ImageSet, redis_server: RedisServer, redis_db: int
+def test_sigterm_mid_batch_loses_no_task(
+    docker_engine: DockerEngine, nl2api_images: ImageSet, app_database: Database, redis_server: RedisServer,
+    redis_db: int,
 ) -> None:
-    worker_id = f"worker-{uuid.uuid4().hex[:6]}"
-    container = start_worker(docker_engine, nl2api_images, redis_server, redis_db, worker_id)
-    with redis_server.client(db=redis_db) as client:
-        job_id, raw = push_job(client, 5)
-        wait_taken(docker_engine, client, container, raw)
+    """SIGTERM while the worker is busy: it finishes its task, requeues the next one it reads, and exits; nothing is
+    left pending on it (the application would never reclaim that). A second worker then completes the batch."""
+    tag = f"sigterm-{uuid.uuid4().hex[:8]}"
+    ids = insert_test_cases(app_database, tag, 60)
+    env, ca = common_env(app_database, redis_server, redis_db), redis_server.ca_file
+    producer, batch_id = start_producer(docker_engine, nl2api_images, env, ca, tag)
+    key = stream(batch_id)
+    with redis_server.client(db=redis_db) as client, monitoring(redis_server, key) as monitor:
+        first = start_worker(docker_engine, nl2api_images, env, ca, batch_id, "worker-sigterm-0")
+        containers.wait_for("the first worker's first acks", lambda: len(monitor.acked) >= 3, 120,
+                            lambda: containers.logs(docker_engine, first))
+        docker_engine.cli.run("kill", "--signal", "TERM", first)
+        first_code = containers.wait_exited(docker_engine, first, 60)
+        first_logs = containers.logs(docker_engine, first, tail=None)
+        assert first_code == 0, first_logs
 
-        exit_code, seconds, killed = containers.stop(docker_engine, container, grace=30)
+        done = len(set(scorecards(app_database, batch_id)))
+        assert 0 < done < len(ids), f"SIGTERM did not land mid-batch ({done} of {len(ids)} done)"
+        pending = client.xpending(key, GROUP)
+        assert pending["pending"] == 0, f"the stopped worker left tasks pending for ever: {pending}"
+        group = next(g for g in client.xinfo_groups(key) if g["name"] == GROUP)
+        assert group["lag"] == len(ids) - done, f"not every unfinished task is still deliverable: {group}"
 
-        logs = containers.logs(docker_engine, container)
-        assert (exit_code, killed) == (0, False), logs
-        assert seconds < 25, f"the worker needed {seconds:.1f}s for a 5s job"
-        result = client.hget(RESULTS, job_id)
-        assert result is not None, f"the job was neither finished nor requeued:\n{logs}"
-        assert json.loads(result)["status"] == "done"
-        assert client.llen(PROCESSING) == 0
-        assert client.llen(PENDING) == 0
-        assert "SIGTERM received" in logs
-
-
-def test_sigterm_past_the_drain_time_returns_the_job_to_the_queue(
-    docker_engine: DockerEngine, nl2api_images: ImageSet, redis_server: RedisServer, redis_db: int
-) -> None:
-    """A job longer than the drain time is put back on the pending list, not dropped, and the exit is still 0."""
-    worker_id = f"worker-{uuid.uuid4().hex[:6]}"
-    container = start_worker(docker_engine, nl2api_images, redis_server, redis_db, worker_id,
-                             NL2API_WORKER_DRAIN_SECONDS="1")
-    with redis_server.client(db=redis_db) as client:
-        job_id, raw = push_job(client, 120)
-        wait_taken(docker_engine, client, container, raw)
-
-        exit_code, seconds, killed = containers.stop(docker_engine, container, grace=30)
-
-        assert (exit_code, killed) == (0, False), containers.logs(docker_engine, container)
-        assert seconds < 15
-        assert client.hget(RESULTS, job_id) is None
-        assert client.lrange(PENDING, 0, -1) == [raw]
-        assert client.llen(PROCESSING) == 0
-        assert not client.exists(lease(raw))
-
-
-def kill(engine: DockerEngine, container: str) -> float:
-    """SIGKILL (OOM kill, node loss): no handler runs. Returns when it happened."""
-    engine.cli.run("kill", "--signal", "KILL", container)
-    killed_at = time.time()
-    containers.wait_for("the killed worker to exit", lambda: not containers.state(engine, container)["Running"], 30)
-    return killed_at
-
-
-def test_a_killed_workers_job_is_requeued_at_once_by_its_restart(
-    docker_engine: DockerEngine, nl2api_images: ImageSet, redis_server: RedisServer, redis_db: int
-) -> None:
-    """SIGKILL leaves the job in the processing list under its lease; the worker's next start (same id: the
-    container restarted in its pod) requeues it at once, without waiting for the lease to expire."""
-    worker_id = f"worker-{uuid.uuid4().hex[:6]}"
-    first = start_worker(docker_engine, nl2api_images, redis_server, redis_db, worker_id)
-    with redis_server.client(db=redis_db) as client:
-        job_id, raw = push_job(client, 3)
-        wait_taken(docker_engine, client, first, raw)
-        killed_at = kill(docker_engine, first)
-        assert client.lrange(PROCESSING, 0, -1) == [raw]
-        assert client.get(lease(raw)) == worker_id
-        lease_left = client.pttl(lease(raw)) / 1000
-        assert client.hget(RESULTS, job_id) is None
-
-        second = start_worker(docker_engine, nl2api_images, redis_server, redis_db, worker_id)
-        result = containers.wait_for("the requeued job's result", lambda: client.hget(RESULTS, job_id), 60,
-                                     lambda: containers.logs(docker_engine, second))
-        assert json.loads(result)["status"] == "done"
-        assert json.loads(result)["started"] < killed_at + lease_left, "the restart waited for the lease to expire"
-        assert "requeued 1 job(s)" in containers.logs(docker_engine, second)
-        assert client.llen(PROCESSING) == 0 and client.llen(PENDING) == 0 and not client.keys(LEASES)
-        exit_code, _elapsed, killed = containers.stop(docker_engine, second, grace=30)
-        assert (exit_code, killed) == (0, False)
-
-
-def test_another_workers_reaper_returns_a_killed_workers_job_once_its_lease_expired(
-    docker_engine: DockerEngine, nl2api_images: ImageSet, redis_server: RedisServer, redis_db: int
-) -> None:
-    """A worker gone for good (its pod deleted after SIGKILL): its job stays in the shared processing list, counted
-    by the autoscaler, until the lease expires; then another worker's reaper returns it to the pending list, and it
-    is completed. Short lease and reaper intervals keep the test fast."""
-    fast = {"NL2API_WORKER_LEASE_SECONDS": "4", "NL2API_WORKER_REAP_SECONDS": "0.5"}
-    dead_id, other_id = f"worker-{uuid.uuid4().hex[:6]}", f"worker-{uuid.uuid4().hex[:6]}"
-    dead = start_worker(docker_engine, nl2api_images, redis_server, redis_db, dead_id, **fast)
-    with redis_server.client(db=redis_db) as client:
-        job_id, raw = push_job(client, 2)
-        wait_taken(docker_engine, client, dead, raw)
-        killed_at = kill(docker_engine, dead)
-        lease_left = client.pttl(lease(raw)) / 1000
-        assert lease_left > 0 and client.get(lease(raw)) == dead_id
-        assert client.lrange(PROCESSING, 0, -1) == [raw]
-
-        other = start_worker(docker_engine, nl2api_images, redis_server, redis_db, other_id, **fast)
-        # While the lease lasts, the job is left alone (its worker might only be slow).
-        time.sleep(max(0.0, killed_at + lease_left - 0.5 - time.time()))
-        assert client.lrange(PROCESSING, 0, -1) == [raw] and client.hget(RESULTS, job_id) is None
-
-        result = containers.wait_for("the reaped job's result", lambda: client.hget(RESULTS, job_id), 60,
-                                     lambda: containers.logs(docker_engine, other))
-        done = json.loads(result)
-        assert (done["status"], done["worker"]) == ("done", other_id)
-        assert done["started"] >= killed_at + lease_left - 0.2
-        assert "its lease expired" in containers.logs(docker_engine, other)
-        assert client.llen(PROCESSING) == 0 and client.llen(PENDING) == 0 and not client.keys(LEASES)
-        exit_code, _elapsed, killed = containers.stop(docker_engine, other, grace=30)
-        assert (exit_code, killed) == (0, False)
-
-
-def test_chart_drain_contract_stops_taking_jobs_and_flags_busy(
-    docker_engine: DockerEngine, nl2api_images: ImageSet, redis_server: RedisServer, redis_db: int
-) -> None:
-    """The chart's preStop hook creates WORKER_DRAIN_FILE and waits while WORKER_BUSY_FILE exists."""
-    drain, busy = "/tmp/nl2api-worker.drain", "/tmp/nl2api-worker.busy"  # noqa: S108 - paths in the container
-    worker_id = f"worker-{uuid.uuid4().hex[:6]}"
-    container = start_worker(docker_engine, nl2api_images, redis_server, redis_db, worker_id,
-                             WORKER_DRAIN_FILE=drain, WORKER_BUSY_FILE=busy)
-
-    def exists(path: str) -> bool:
-        return docker_engine.cli.run("exec", container, "test", "-e", path, check=False).returncode == 0
-
-    with redis_server.client(db=redis_db) as client:
-        first_id, first = push_job(client, 3)
-        wait_taken(docker_engine, client, container, first)
-        assert exists(busy), "no busy file while a job runs"
-        docker_engine.cli.run("exec", container, "touch", drain)  # what the preStop hook does
-        second_id, second = push_job(client, 0)
-
-        containers.wait_for("the first job's result", lambda: client.hget(RESULTS, first_id), 30,
-                            lambda: containers.logs(docker_engine, container))
-        containers.wait_for("the busy file to go", lambda: not exists(busy), 10)
-        time.sleep(3)  # several poll intervals: a worker ignoring the drain file would have taken the job
-        assert client.lrange(PENDING, 0, -1) == [second]
-        assert client.hget(RESULTS, second_id) is None
-
-        exit_code, seconds, killed = containers.stop(docker_engine, container, grace=30)
-        assert (exit_code, killed) == (0, False)
-        assert seconds < 10
+        second = start_worker(docker_engine, nl2api_images, env, ca, batch_id, "worker-sigterm-1")
+        code = containers.wait_exited(docker_engine, producer, 240)
+        assert code == 0, containers.logs(docker_engine, producer, tail=None)
+    assert sorted(set(scorecards(app_database, batch_id))) == sorted(ids)
+    assert len(set(monitor.acked)) >= len(ids)
+    containers.wait_exited(docker_engine, second, 60)
+    assert_no_password(first_logs + containers.logs(docker_engine, second, tail=None),
+                       redis_server.admin_password, app_database.owner_password)
