@@ -13,6 +13,7 @@ import hashlib
 import json
 import secrets
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,16 @@ def migrations(tmp_path: Path) -> Path:
     directory.mkdir()
     directory.chmod(0o755)
     return directory
+
+
+@pytest.fixture(scope="module")
+def untouched_database(pgvector_server: PgvectorServer) -> Iterator[Database]:
+    """One database for the tests whose runs must fail before they change anything (they check that)."""
+    created = pgvector_server.create_database("untouched")
+    try:
+        yield created
+    finally:
+        pgvector_server.drop_database(created)
 
 
 def write(directory: Path, files: dict[str, str]) -> None:
@@ -239,7 +250,7 @@ def test_concurrent_runs_take_turns_and_apply_each_file_once(database: Database,
         "001_vector.sql": VECTOR,
         # No IF NOT EXISTS, and slow: applied twice or side by side, one of the runs would fail. The index built
     # CONCURRENTLY waits for every older snapshot, so a run waiting for the lock must not hold one.
-        "002_slow.sql": "SELECT pg_sleep(1);\nCREATE TABLE slow_done (id int);\n",
+        "002_slow.sql": "SELECT pg_sleep(2);\nCREATE TABLE slow_done (id int);\n",
         "003_concurrent_index.sql": CONCURRENT_INDEX,
     })
     env = {
@@ -279,7 +290,8 @@ def test_a_run_gives_up_when_the_lock_stays_taken(database: Database, migrations
     ["wrong password", "closed port", "unknown host", "URL libpq quotes", "bad percent-encoding",
      "unencoded @ in password", "password in the query", "key=value string", "admin URL"],
 )
-def test_no_password_reaches_the_output(database: Database, migrations: Path, case: str) -> None:
+def test_no_password_reaches_the_output(untouched_database: Database, migrations: Path, case: str) -> None:
+    database = untouched_database
     write(migrations, {"001_vector.sql": VECTOR})
     secret = "Pw-" + secrets.token_hex(12)
     tail = "Tail-" + secrets.token_hex(8)
