@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "collections"))
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.queue_autoscaling import (  # noqa: E402
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.plan import (  # noqa: E402
     AutoscalingIntent,
     PdbIntent,
     QueueIntent,
@@ -27,23 +27,22 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.queue_autoscaling im
 )
 
 PROD = AutoscalingIntent(
-    queue=QueueIntent(lists=("nl2api:evaluations",), processing_lists=("nl2api:evaluations:processing",),
-                      address="nl2api-redis.nl2api.svc.cluster.local:6379", tls=True),
-    jobs_per_worker=5,
+    queue=QueueIntent(address="nl2api-redis.nl2api.svc.cluster.local:6379", tls=True),
+    tasks_per_worker=5,
     min_replicas=2,
     max_replicas=20,
-    max_job_duration_seconds=240,
+    max_task_seconds=240,
 )
 
 INTENTS = {
-    "prod (min 2, max 20, 5 jobs/worker, HPA default scale-up)": PROD,
+    "prod (min 2, max 20, lag 5/worker, HPA default scale-up)": PROD,
     "prod, scale to zero (pollingInterval 15)": replace(PROD, min_replicas=0, worker_pdb=PdbIntent(max_unavailable=1)),
     "prod, 60 s scale-up stabilization": replace(
         PROD, scale_up=replace(PROD.scale_up, stabilization_window_seconds=60)),
     "prod, engine hpa (30 s adapter scrape)": replace(PROD, engine="hpa"),
     "prod, 2 pods per 30 s": replace(PROD, scale_up=SpeedIntent(2, 0, 30, 0)),
-    "big fleet (min 1, max 200, 2 jobs/worker)": replace(
-        PROD, min_replicas=1, max_replicas=200, jobs_per_worker=2, worker_pdb=PdbIntent(max_unavailable="10%")),
+    "big fleet (min 1, max 200, lag 2/worker)": replace(
+        PROD, min_replicas=1, max_replicas=200, tasks_per_worker=2, worker_pdb=PdbIntent(max_unavailable="10%")),
 }
 
 

@@ -15,38 +15,47 @@ version_added: 0.1.0
 author:
   - nl2api-deploy maintainers (@nl2api)
 description:
-  - Takes what the operator means (the Redis queue, jobs per worker, min and max replicas, how fast to scale up and
-    down, the worker PodDisruptionBudget and grace period, and how fast a sudden backlog must be met) and returns
-    RV(autoscaling), the C(worker.autoscaling) values of the nl2api chart. The chart renders the objects from them; this
-    module decides the values.
-  - With O(engine=keda) the chart renders a KEDA ScaledObject (redis list scaler, one trigger per counted list) and
-    its TriggerAuthentication; with O(engine=hpa) an C(autoscaling/v2) HorizontalPodAutoscaler on an External
-    metric. Never both, so the worker never has two autoscalers.
-  - Every list is counted, the processing lists included (items a worker has already taken); with more than one list,
-    KEDA's C(scalingModifiers) formula sums them, so jobs in flight keep counting toward the desired replicas and a
-    queue whose items are all taken does not look empty. Workers that scale-in does remove finish their job within
-    O(worker_termination_grace_period_seconds), which is checked against O(max_job_duration_seconds).
+  - Takes what the operator means (tasks per worker, min and max replicas, how fast to scale up and down, the
+    longest task, and how fast a sudden backlog must be met) and returns RV(autoscaling), the C(worker.autoscaling)
+    values of the nl2api chart. The chart renders the objects from them; this module decides the values.
+  - The queue is the application's Redis Stream C(eval:tasks:<batch_id>), consumed by the group C(eval-workers).
+    There is one stream per batch, so the chart renders the autoscaler only for a release with C(worker.batchId).
+  - With O(engine=keda) the chart renders a KEDA ScaledObject with two C(redis-streams) triggers and a
+    TriggerAuthentication (Redis user, password and TLS CA); with O(engine=hpa) an C(autoscaling/v2)
+    HorizontalPodAutoscaler on two External metrics served by a metrics adapter. Never both.
+  - "The two signals: C(lag) (entries not yet delivered to any worker, KEDA C(lagCount) with target
+    O(tasks_per_worker); the only one that scales up from zero) and C(pending) (delivered, not yet acked: the tasks
+    running; C(pendingEntriesCount) with target 1, since a worker runs one task at a time). The HPA takes the larger
+    proposal. While a backlog lasts every worker holds a task, so C(pending) equals the worker count and no worker is
+    removed in the middle of a batch; afterwards one worker per running task is kept, and KEDA does not scale to
+    zero while a task runs."
+  - "Scale-in must lose no task. The application never reclaims the pending entry of a killed worker, and an idle
+    worker ignores SIGTERM, so SIGKILL at the end of the grace period always comes. The worker's
+    C(terminationGracePeriodSeconds) must therefore cover O(max_task_seconds) plus O(termination_margin_seconds),
+    and one scale-down period may remove at most O(max_pods_removed_per_period) workers (each may take one more
+    task and requeue it, spending one of the task's attempts)."
+  - "The worker PDB, the grace period, the longest task and the batch id are read from the chart's values as Helm
+    merges them (O(chart_ref)'s C(values.yaml), then O(values_files) in order, then O(release_values)), unless
+    O(worker_pdb), O(worker_termination_grace_period_seconds), O(max_task_seconds) or O(batch_id) state them."
   - "Validation fails with messages naming the option to change: O(max_replicas) below O(min_replicas); a zero
-    O(jobs_per_worker); O(activation_jobs) while O(min_replicas) is 1 or more (KEDA ignores it); processing lists that
-    are not counted, key patterns and duplicates; a scale-down policy removing more pods per period than the worker
-    PDB allows disruptions; a grace period shorter than the longest job; and a worst-case scale-up slower than
+    O(tasks_per_worker); O(activation_lag) while O(min_replicas) is 1 or more (KEDA ignores it); a grace period
+    shorter than the longest task plus margin, or no O(max_task_seconds); a scale-down policy removing more pods per
+    period than O(max_pods_removed_per_period) or than the worker PDB allows; and a worst-case scale-up slower than
     O(target_scale_up_seconds)."
   - "The worst-case scale-up time (RV(scale_up.seconds)) is the time from the moment a sudden backlog lands, with
     the workers at O(min_replicas), until O(max_replicas) workers are Ready. It follows the Kubernetes HPA algorithm
     (C(pkg/controller/podautoscaler)): syncs every O(hpa_sync_period) seconds; the External metric's AverageValue
-    proposal (counted items divided by O(jobs_per_worker), rounded up) with the 0.1 tolerance; each behavior policy bounding the change over
-    its trailing C(periodSeconds), combined by C(selectPolicy); the scale-up stabilization window holding the count
-    until older, lower recommendations have left it. It takes the slowest phase of the sync loop relative to the
-    backlog, and the order of simultaneous events that delays scaling most."
+    proposal (lag divided by O(tasks_per_worker), rounded up) with the 0.1 tolerance; each behavior policy bounding
+    the change over its trailing C(periodSeconds), combined by C(selectPolicy); the scale-up stabilization window
+    holding the count until older, lower recommendations have left it. It takes the slowest phase of the sync loop
+    relative to the backlog, and the order of simultaneous events that delays scaling most."
   - "What it counts: KEDA activation when O(min_replicas=0) (KEDA's own loop polls every O(polling_interval) and
     scales 0 to 1, the HPA takes over at its next sync); the metric's age (0 with KEDA, whose metrics server reads
-    the lists at every HPA request; O(metrics_scrape_interval) with O(engine=hpa)); the HPA sync period; the
+    the stream at every HPA request; O(metrics_scrape_interval) with O(engine=hpa)); the HPA sync period; the
     stabilization window; one policy-limited step per sync until O(max_replicas); and O(pod_ready_seconds) for the
-    last pods created. The backlog is assumed large enough to ask for O(max_replicas) from every replica count below
-    it, and to persist (RV(scale_up.backlog_items)). API-server, scheduling and image-pull latency are in
-    O(pod_ready_seconds) or not counted."
-  - Optionally reads the current depth of the counted lists from Redis (C(LLEN), pipelined) and reports the replica
-    count the autoscaler wants for it (RV(desired_replicas)).
+    last pods created. API-server, scheduling and image-pull latency are in O(pod_ready_seconds) or not counted."
+  - Optionally reads the group's lag and pending count on the batch's stream from Redis (C(XINFO GROUPS)) and
+    reports the replica count the autoscaler wants for them (RV(desired_replicas)).
   - Changes nothing, anywhere; check mode runs everything, including the Redis read.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
@@ -54,7 +63,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: The module only computes values and, with O(read_queue_depth=true), reads list lengths.
+    details: The module only reads values files, computes values and, with O(read_queue_depth=true), reads the stream.
   diff_mode:
     support: none
   platform:
@@ -63,7 +72,8 @@ options:
   engine:
     description:
       - V(keda) renders a KEDA ScaledObject and TriggerAuthentication (KEDA must be installed in the cluster);
-        V(hpa) renders an HPA on the External metric O(external_metric_name), served by a metrics adapter.
+        V(hpa) renders an HPA on the External metrics O(lag_metric_name) and O(pending_metric_name), served by a
+        metrics adapter.
     type: str
     choices: [keda, hpa]
     default: keda
@@ -73,11 +83,17 @@ options:
         are still returned, but only their structure is validated.
     type: bool
     default: true
+  batch_id:
+    description:
+      - "The batch whose stream C(eval:tasks:<batch_id>) is measured with O(read_queue_depth=true): the UUID the
+        producer prints as C(Created batch: <uuid>). Default C(worker.batchId) of the chart values."
+      - The chart takes the batch from C(worker.batchId), not from RV(autoscaling).
+    type: str
   queue:
     description:
-      - The Redis queue the workers consume, as the autoscaler in the cluster reaches it.
+      - How the autoscaler in the cluster reaches Redis (Redis 7 or later, for the consumer-group lag).
     type: dict
-    required: true
+    default: {}
     suboptions:
       address:
         description:
@@ -88,56 +104,50 @@ options:
             otherwise.
         type: str
         default: ""
-      lists:
-        description:
-          - The pending lists that workers take jobs from (exact key names).
-        type: list
-        elements: str
-        required: true
-      processing_lists:
-        description:
-          - The lists where workers keep items they have taken and not finished (the reliable-queue pattern,
-            C(BLMOVE pending processing)). They are counted too, so a queue whose items are all in flight does not
-            look empty.
-        type: list
-        elements: str
-        default: []
-      count_processing:
-        description:
-          - Count O(queue.processing_lists). V(false) is rejected when there are processing lists (the autoscaler
-            would scale in under busy workers); it exists so that the intent can state it and be told why not.
-        type: bool
-        default: true
       tls:
         description:
-          - The autoscaler connects to Redis with TLS (KEDA C(enableTLS)).
+          - The autoscaler connects to Redis with TLS (trigger metadata C(enableTLS)).
         type: bool
         default: false
       database:
         description:
-          - Redis database number of the lists.
+          - Redis database number of the streams.
         type: int
         default: 0
       credentials_secret:
         description:
           - Name of the Kubernetes Secret holding the autoscaler's Redis credentials (referenced by the
-            TriggerAuthentication). Empty means the app's Secret.
+            TriggerAuthentication). Empty means the app's Secret, whose raw keys C(redis-username) and
+            C(redis-password) are meant for it (the app pods read only C(redis-url)).
         type: str
         default: ""
       username_key:
         description:
           - Key of the Redis ACL user name in O(queue.credentials_secret). Empty for password-only C(AUTH).
+          - "The user's ACL: C(resetkeys ~eval:tasks:* -@all +info +xinfo|groups +xlen +xpending +ping +hello +auth)
+            (add C(+select) for a database other than 0). KEDA checks the server version with C(INFO) before it reads
+            the lag, falls back to C(XLEN) while the group does not exist, and the pending trigger reads C(XPENDING)."
         type: str
-        default: REDIS_USERNAME
+        default: redis-username
       password_key:
         description:
           - Key of the Redis password in O(queue.credentials_secret).
         type: str
-        default: REDIS_PASSWORD
-  jobs_per_worker:
+        default: redis-password
+      ca_config_map:
+        description:
+          - ConfigMap holding the CA bundle that signed Redis' certificate (TriggerAuthentication parameter C(ca)).
+            Empty means the chart's C(externalRedis.caConfigMap) (managed Redis), or the system CAs.
+        type: str
+        default: ""
+      ca_key:
+        description:
+          - Key of the CA bundle in O(queue.ca_config_map).
+        type: str
+        default: ca.crt
+  tasks_per_worker:
     description:
-      - Target number of counted items (queued plus in flight) per worker replica; KEDA C(listLength), the HPA's
-        C(averageValue).
+      - Target lag (tasks waiting) per worker replica; KEDA C(lagCount), the lag metric's C(averageValue).
     type: int
     required: true
   min_replicas:
@@ -150,10 +160,10 @@ options:
       - Most workers.
     type: int
     required: true
-  activation_jobs:
+  activation_lag:
     description:
-      - With O(min_replicas=0), the counted items at or below which KEDA keeps the workers at zero
-        (C(activationListLength)). Must be 0 otherwise, because KEDA ignores it then.
+      - With O(min_replicas=0), the lag at or below which KEDA keeps the workers at zero (C(activationLagCount)),
+        as long as no task is pending. Must be 0 otherwise, because KEDA ignores it then.
     type: int
     default: 0
   scale_up:
@@ -187,7 +197,8 @@ options:
         default: Max
   scale_down:
     description:
-      - How fast the worker count may shrink (the HPA C(behavior.scaleDown)). Checked against O(worker_pdb).
+      - How fast the worker count may shrink (the HPA C(behavior.scaleDown)). Checked against
+        O(max_pods_removed_per_period) and O(worker_pdb).
       - Both policies share O(scale_down.period_seconds); V(0) drops a policy.
     type: dict
     suboptions:
@@ -221,8 +232,8 @@ options:
     default: 15
   cooldown_period:
     description:
-      - KEDA C(cooldownPeriod) in seconds; how long the lists must stay at or below O(activation_jobs) before KEDA
-        scales to zero (with O(min_replicas=0)).
+      - KEDA C(cooldownPeriod) in seconds; how long no trigger may be active before KEDA scales to zero (with
+        O(min_replicas=0)).
     type: int
     default: 300
   hpa_sync_period:
@@ -233,8 +244,8 @@ options:
     default: 15
   metrics_scrape_interval:
     description:
-      - With O(engine=hpa), how old the External metric may be when the HPA reads it (exporter scrape interval plus
-        adapter caching). Only used for the scale-up time.
+      - With O(engine=hpa), how old the External metrics may be when the HPA reads them (exporter scrape interval
+        plus adapter caching). Only used for the scale-up time.
     type: int
     default: 30
   pod_ready_seconds:
@@ -247,9 +258,53 @@ options:
       - The worst-case scale-up time must not exceed this many seconds.
     type: int
     default: 120
+  max_task_seconds:
+    description:
+      - Longest time one task may take (the application has no task timeout, so this is the operator's bound).
+        Default C(worker.shutdown.maxTaskSeconds) of the chart values, which is how long the worker's preStop hook
+        waits for the task in flight.
+      - Required while autoscaling is enabled, because scale-in safety cannot be proven without it.
+    type: int
+  termination_margin_seconds:
+    description:
+      - Seconds the worker's grace period must exceed O(max_task_seconds) by (the ack after the task, the preStop
+        hook's last poll).
+    type: int
+    default: 10
+  max_pods_removed_per_period:
+    description:
+      - Most workers one scale-down period may remove, at any replica count.
+    type: int
+    default: 1
+  lag_metric_name:
+    description:
+      - With O(engine=hpa), name of the External metric with the group's lag, labelled C(batch_id).
+    type: str
+    default: redis_stream_group_lag
+  pending_metric_name:
+    description:
+      - With O(engine=hpa), name of the External metric with the group's pending count, labelled C(batch_id).
+    type: str
+    default: redis_stream_group_pending
+  chart_ref:
+    description:
+      - Local path of the nl2api chart. Its C(values.yaml), O(values_files) and O(release_values), merged as Helm
+        merges them, give the worker PDB, the grace period and the batch id.
+    type: path
+  values_files:
+    description:
+      - Values files passed to Helm with C(-f), in order (the environment's file, then any site files).
+    type: list
+    elements: path
+    default: []
+  release_values:
+    description:
+      - Values Helm receives last (kubernetes.core.helm O(release_values)).
+    type: dict
+    default: {}
   worker_pdb:
     description:
-      - The worker PodDisruptionBudget as the chart renders it (C(worker.podDisruptionBudget)); set one of
+      - The worker PodDisruptionBudget, when it is not to be read from the chart values; set one of
         O(worker_pdb.max_unavailable) and O(worker_pdb.min_available).
       - "When neither is set, the chart's default C(minAvailable: 1) is assumed."
     type: dict
@@ -266,25 +321,15 @@ options:
         type: raw
   worker_termination_grace_period_seconds:
     description:
-      - The worker pods' C(terminationGracePeriodSeconds) (chart C(worker.terminationGracePeriodSeconds)). Must cover
-        O(max_job_duration_seconds), or scale-in kills jobs mid-way.
+      - The worker pods' C(terminationGracePeriodSeconds), when it is not to be read from the chart values
+        (C(worker.terminationGracePeriodSeconds)); V(300) when neither says.
     type: int
-    default: 300
-  max_job_duration_seconds:
-    description:
-      - Longest time one job may take. Without it, scale-in safety against the grace period cannot be proven (a
-        warning).
-    type: int
-  external_metric_name:
-    description:
-      - With O(engine=hpa), name of the External metric (the sum of the counted lists) served by the metrics adapter.
-    type: str
-    default: redis_list_length
   read_queue_depth:
     description:
-      - Read the length of every counted list from Redis and return RV(queue_depth) and RV(desired_replicas).
+      - Read the group's lag and pending count on the batch's stream and return RV(queue_depth) and
+        RV(desired_replicas). Needs O(batch_id) (or C(worker.batchId)).
       - Connects with the Redis connection options, defaulting to O(queue.address), O(queue.tls) and
-        O(queue.database).
+        O(queue.database). The user needs C(+xinfo|groups +xlen) on C(~eval:tasks:*).
     type: bool
     default: false
   current_replicas:
@@ -299,33 +344,38 @@ options:
     default: true
 requirements:
   - python >= 3.9
+  - PyYAML (with O(chart_ref))
 notes:
   - The redis-py library is only needed with O(read_queue_depth=true).
-  - KEDA's redis scaler reads a list with C(EVAL) (a script calling C(TYPE) and C(LLEN)); its ACL user needs
-    C(+eval +type +llen) on the list keys, more than this module's C(LLEN) read.
+  - Redis 7 or later, for the consumer-group C(lag) that KEDA's C(lagCount) reads.
+  - "A lag Redis cannot determine (entries deleted or trimmed before delivery: the application trims the task
+    stream to about 100000 entries) reads as no backlog: keep a batch's deliveries, retries included, below that."
 seealso:
-  - name: KEDA Redis Lists scaler
-    description: The trigger the chart renders with O(engine=keda).
-    link: https://keda.sh/docs/latest/scalers/redis-lists/
+  - name: KEDA Redis Streams scaler
+    description: The triggers the chart renders with O(engine=keda).
+    link: https://keda.sh/docs/latest/scalers/redis-streams/
   - name: Horizontal Pod Autoscaling
     description: The algorithm the scale-up time follows.
     link: https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#algorithm-details
 """
 
 EXAMPLES = r"""
-- name: Decide the worker autoscaling values for prod
+- name: Decide the worker autoscaling values for prod, checked against the values Helm will render
   nl2api.deploy.queue_autoscaling:
     queue:
       address: nl2api-redis.nl2api.svc.cluster.local:6379
       tls: true
-      lists: ["nl2api:evaluations"]
-      processing_lists: ["nl2api:evaluations:processing"]
       credentials_secret: nl2api-redis-scaler
-    jobs_per_worker: 5
+    tasks_per_worker: 5
     min_replicas: 2
     max_replicas: 20
-    max_job_duration_seconds: 240
+    max_task_seconds: 240
     target_scale_up_seconds: 120
+    chart_ref: "{{ playbook_dir }}/../deploy/helm/nl2api"
+    values_files:
+      - "{{ playbook_dir }}/../deploy/helm/environments/prod.yaml"
+      - /etc/nl2api/site-values.yaml
+    release_values: "{{ nl2api_chart_values }}"
   delegate_to: localhost
   register: worker_autoscaling
 
@@ -336,40 +386,27 @@ EXAMPLES = r"""
       {{ worker_autoscaling.scale_up.to_replicas }} in {{ worker_autoscaling.scale_up.seconds }} s at worst
       (target {{ worker_autoscaling.scale_up.target_seconds }} s)
 
-- name: Deploy the chart with them
-  kubernetes.core.helm:
-    name: nl2api
-    chart_ref: "{{ role_path }}/../../deploy/helm/nl2api"
-    release_namespace: nl2api
-    values: "{{ nl2api_chart_values | combine({'worker': {'autoscaling': worker_autoscaling.autoscaling}}, recursive=true) }}"
-
-- name: Scale to zero, slower scale-down, percentages in the PDB
+- name: Scale to zero between batches, grace period stated here
   nl2api.deploy.queue_autoscaling:
-    queue:
-      lists: ["nl2api:evaluations"]
-      processing_lists: ["nl2api:evaluations:processing"]
-    jobs_per_worker: 3
+    tasks_per_worker: 3
     min_replicas: 0
     max_replicas: 8
-    activation_jobs: 0
-    scale_down:
-      pods_per_period: 1
-      period_seconds: 120
+    max_task_seconds: 120
+    worker_termination_grace_period_seconds: 180
     worker_pdb:
       max_unavailable: 25%
-    max_job_duration_seconds: 120
   delegate_to: localhost
 
-- name: How many workers would the autoscaler want right now?
+- name: How many workers would the autoscaler want for this batch right now?
   nl2api.deploy.queue_autoscaling:
+    batch_id: "{{ batch_id }}"
     queue:
       address: nl2api-redis.nl2api.svc.cluster.local:6379
       tls: true
-      lists: ["nl2api:evaluations"]
-      processing_lists: ["nl2api:evaluations:processing"]
-    jobs_per_worker: 5
+    tasks_per_worker: 5
     min_replicas: 2
     max_replicas: 20
+    max_task_seconds: 240
     read_queue_depth: true
     login_host: 127.0.0.1
     login_port: 16379
@@ -388,7 +425,7 @@ autoscaling:
   type: dict
   contains:
     enabled:
-      description: Whether the chart renders an autoscaler.
+      description: Whether the chart renders an autoscaler (for a release with C(worker.batchId)).
       type: bool
     engine:
       description: V(keda) or V(hpa).
@@ -402,19 +439,19 @@ autoscaling:
     behavior:
       description: C(autoscaling/v2) HorizontalPodAutoscalerBehavior with explicit C(scaleUp) and C(scaleDown).
       type: dict
-    redis:
-      description: C(address), C(enableTLS), C(databaseIndex) and C(auth) (C(secretName), C(usernameKey), C(passwordKey)).
+    stream:
+      description: C(prefix) (C(eval:tasks:), followed by C(worker.batchId)) and C(consumerGroup) (C(eval-workers)).
       type: dict
-    lists:
-      description: Every counted list, C(name) and C(role) (V(pending) or V(processing)).
-      type: list
-      elements: dict
+    redis:
+      description: C(address), C(enableTLS), C(databaseIndex), C(auth) (C(secretName), C(usernameKey),
+        C(passwordKey)) and C(caConfigMap) (C(name), C(key)).
+      type: dict
     keda:
-      description: C(pollingInterval), C(cooldownPeriod), C(listLength), C(activationListLength) and
-        C(scalingModifiersFormula) (the sum of the trigger names when several lists are counted, else empty).
+      description: C(pollingInterval), C(cooldownPeriod), C(lagCount), C(activationLagCount) and
+        C(pendingEntriesCount) (1, a worker runs one task at a time).
       type: dict
     external:
-      description: C(metricName) and C(averageValue) of the External metric (engine hpa).
+      description: C(lagMetricName), C(lagAverageValue), C(pendingMetricName) and C(pendingAverageValue) (engine hpa).
       type: dict
   sample:
     enabled: true
@@ -430,21 +467,28 @@ autoscaling:
         stabilizationWindowSeconds: 300
         selectPolicy: Max
         policies: [{type: Pods, value: 1, periodSeconds: 60}]
+    stream: {prefix: "eval:tasks:", consumerGroup: eval-workers}
     redis:
       address: nl2api-redis.nl2api.svc.cluster.local:6379
       enableTLS: true
       databaseIndex: 0
-      auth: {secretName: nl2api-redis-scaler, usernameKey: REDIS_USERNAME, passwordKey: REDIS_PASSWORD}
-    lists:
-      - {name: "nl2api:evaluations", role: pending}
-      - {name: "nl2api:evaluations:processing", role: processing}
-    keda:
-      pollingInterval: 15
-      cooldownPeriod: 300
-      listLength: 5
-      activationListLength: 0
-      scalingModifiersFormula: pending_0 + processing_1
-    external: {metricName: redis_list_length, averageValue: "5"}
+      auth: {secretName: nl2api-redis-scaler, usernameKey: redis-username, passwordKey: redis-password}
+      caConfigMap: {name: "", key: ca.crt}
+    keda: {pollingInterval: 15, cooldownPeriod: 300, lagCount: 5, activationLagCount: 0, pendingEntriesCount: 1}
+    external: {lagMetricName: redis_stream_group_lag, lagAverageValue: "5",
+               pendingMetricName: redis_stream_group_pending, pendingAverageValue: "1"}
+checked_against:
+  description:
+    - The worker settings the checks used, and where each came from (V(option), V(chart values) or V(default)).
+  returned: always
+  type: dict
+  sample:
+    worker_pdb: {enabled: true, max_unavailable: null, min_available: 1}
+    worker_termination_grace_period_seconds: 300
+    max_task_seconds: 240
+    batch_id: ""
+    sources: {worker_pdb: chart values, worker_termination_grace_period_seconds: chart values,
+              max_task_seconds: chart values, batch_id: default}
 scale_up:
   description:
     - The worst-case scale-up from RV(scale_up.from_replicas) to RV(scale_up.to_replicas) for a sudden backlog.
@@ -475,7 +519,7 @@ scale_up:
       type: int
       sample: 20
     backlog_items:
-      description: Size of the sudden backlog assumed (enough to ask for O(max_replicas) from every lower count).
+      description: Size of the sudden lag assumed (enough to ask for O(max_replicas) from every lower count).
       type: int
       sample: 105
     phases:
@@ -497,7 +541,7 @@ scale_up:
       sample: [{at_seconds: 15, replicas: 6}, {at_seconds: 30, replicas: 12}, {at_seconds: 45, replicas: 20}]
 scale_in:
   description:
-    - Scale-in figures once the queue is empty. C(seconds) is the worst case from O(max_replicas) back to
+    - Scale-in figures once the stream is drained. C(seconds) is the worst case from O(max_replicas) back to
       O(min_replicas) (with O(min_replicas=0), KEDA's O(cooldown_period) plus O(polling_interval)).
   returned: when the intent's structure is valid
   type: dict
@@ -508,6 +552,8 @@ scale_in:
     max_pods_removed_per_period: 1
     period_seconds: 60
     pdb_allowed_disruptions_at_min: 1
+    termination_grace_period_seconds: 300
+    required_grace_period_seconds: 250
 problems:
   description: Every error and warning, each naming the option to change. Errors come first.
   returned: always
@@ -525,34 +571,64 @@ problems:
       type: str
   sample:
     - severity: error
-      option: activation_jobs
-      message: "activation_jobs (3) is ignored by KEDA while min_replicas (2) is 1 or more: ..."
+      option: activation_lag
+      message: "activation_lag (3) is ignored by KEDA while min_replicas (2) is 1 or more: ..."
 passed:
   description: V(true) when there is no error.
   returned: always
   type: bool
   sample: true
 queue_depth:
-  description: Length of each counted list and their sum.
+  description:
+    - The group's view of the batch's stream. C(lag) is V(null) when Redis cannot determine it (KEDA then sees no
+      backlog). A missing stream counts as empty, a missing group counts every entry as lag (as KEDA does).
   returned: when O(read_queue_depth=true) and validation found no error
   type: dict
-  sample: {lists: {"nl2api:evaluations": 37, "nl2api:evaluations:processing": 8}, total: 45}
+  sample: {stream: "eval:tasks:6f1c0b7e-1a8e-4f55-9a53-0a4a1c9f2d11", consumer_group: eval-workers, lag: 37,
+           pending: 8, total: 45, stream_exists: true, group_exists: true}
 desired_replicas:
   description:
     - The replica count the autoscaler wants for RV(queue_depth) (before rate limits), within the replica bounds;
       V(0) when KEDA would deactivate a scale-to-zero worker.
   returned: when O(read_queue_depth=true) and validation found no error
   type: int
-  sample: 9
+  sample: 8
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.queue_autoscaling import (
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling import chart_values
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.plan import (
+    CONSUMER_GROUP,
+    DEFAULT_ACTIVATION_LAG,
+    DEFAULT_CA_KEY,
+    DEFAULT_COOLDOWN_PERIOD,
+    DEFAULT_ENGINE,
+    DEFAULT_LAG_METRIC_NAME,
+    DEFAULT_MAX_PODS_REMOVED_PER_PERIOD,
+    DEFAULT_METRICS_SCRAPE_INTERVAL,
+    DEFAULT_MIN_REPLICAS,
+    DEFAULT_PASSWORD_KEY,
+    DEFAULT_PENDING_METRIC_NAME,
+    DEFAULT_POD_READY_SECONDS,
+    DEFAULT_POLLING_INTERVAL,
+    DEFAULT_SCALE_DOWN,
+    DEFAULT_SCALE_UP,
+    DEFAULT_SYNC_PERIOD_SECONDS,
+    DEFAULT_TARGET_SCALE_UP_SECONDS,
+    DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS,
+    DEFAULT_TERMINATION_MARGIN_SECONDS,
+    DEFAULT_USERNAME_KEY,
+    ENGINES,
+    SELECT_POLICIES,
     AutoscalingIntent,
     assess,
     desired_replicas,
-    list_names,
+    stream_name,
+)
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.redis_streams import (
+    QueueReadError,
+    read_queue_depth,
 )
 from ansible_collections.nl2api.deploy.plugins.module_utils.redis_connection import (
     REDIS_REQUIRED_TOGETHER,
@@ -560,69 +636,95 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.redis_connection imp
     require_redis,
     split_address,
 )
-from ansible_collections.nl2api.deploy.plugins.module_utils.redis_queue import QueueReadError, read_queue_depth
+
+#: Options whose value, when not given, comes from the chart values (then the default below).
+CHART_SETTINGS = ("worker_pdb", "worker_termination_grace_period_seconds", "max_task_seconds", "batch_id")
+SETTING_DEFAULTS = {"worker_pdb": None, "worker_termination_grace_period_seconds":
+                    DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS, "max_task_seconds": None, "batch_id": ""}
 
 
-def _speed_spec(pods, percent, period, window):
+def _speed_spec(default):
     return dict(
         type="dict",
         apply_defaults=True,
         options=dict(
-            pods_per_period=dict(type="int", default=pods),
-            percent_per_period=dict(type="int", default=percent),
-            period_seconds=dict(type="int", default=period),
-            stabilization_window_seconds=dict(type="int", default=window),
-            select_policy=dict(type="str", default="Max", choices=["Max", "Min", "Disabled"]),
+            pods_per_period=dict(type="int", default=default.pods_per_period),
+            percent_per_period=dict(type="int", default=default.percent_per_period),
+            period_seconds=dict(type="int", default=default.period_seconds),
+            stabilization_window_seconds=dict(type="int", default=default.stabilization_window_seconds),
+            select_policy=dict(type="str", default=default.select_policy, choices=list(SELECT_POLICIES)),
         ),
     )
 
 
 def argument_spec():
     spec = dict(
-        engine=dict(type="str", default="keda", choices=["keda", "hpa"]),
+        engine=dict(type="str", default=DEFAULT_ENGINE, choices=list(ENGINES)),
         enabled=dict(type="bool", default=True),
+        batch_id=dict(type="str"),
         queue=dict(
             type="dict",
-            required=True,
+            default={},
+            apply_defaults=True,
             options=dict(
                 address=dict(type="str", default=""),
-                lists=dict(type="list", elements="str", required=True),
-                processing_lists=dict(type="list", elements="str", default=[]),
-                count_processing=dict(type="bool", default=True),
                 tls=dict(type="bool", default=False),
                 database=dict(type="int", default=0),
                 credentials_secret=dict(type="str", default="", no_log=False),
-                username_key=dict(type="str", default="REDIS_USERNAME", no_log=False),
-                password_key=dict(type="str", default="REDIS_PASSWORD", no_log=False),
+                username_key=dict(type="str", default=DEFAULT_USERNAME_KEY, no_log=False),
+                password_key=dict(type="str", default=DEFAULT_PASSWORD_KEY, no_log=False),
+                ca_config_map=dict(type="str", default=""),
+                ca_key=dict(type="str", default=DEFAULT_CA_KEY, no_log=False),
             ),
         ),
-        jobs_per_worker=dict(type="int", required=True),
-        min_replicas=dict(type="int", default=1),
+        tasks_per_worker=dict(type="int", required=True),
+        min_replicas=dict(type="int", default=DEFAULT_MIN_REPLICAS),
         max_replicas=dict(type="int", required=True),
-        activation_jobs=dict(type="int", default=0),
-        scale_up=_speed_spec(4, 100, 15, 0),
-        scale_down=_speed_spec(1, 0, 60, 300),
-        polling_interval=dict(type="int", default=15),
-        cooldown_period=dict(type="int", default=300),
-        hpa_sync_period=dict(type="int", default=15),
-        metrics_scrape_interval=dict(type="int", default=30),
-        pod_ready_seconds=dict(type="int", default=30),
-        target_scale_up_seconds=dict(type="int", default=120),
+        activation_lag=dict(type="int", default=DEFAULT_ACTIVATION_LAG),
+        scale_up=_speed_spec(DEFAULT_SCALE_UP),
+        scale_down=_speed_spec(DEFAULT_SCALE_DOWN),
+        polling_interval=dict(type="int", default=DEFAULT_POLLING_INTERVAL),
+        cooldown_period=dict(type="int", default=DEFAULT_COOLDOWN_PERIOD),
+        hpa_sync_period=dict(type="int", default=DEFAULT_SYNC_PERIOD_SECONDS),
+        metrics_scrape_interval=dict(type="int", default=DEFAULT_METRICS_SCRAPE_INTERVAL),
+        pod_ready_seconds=dict(type="int", default=DEFAULT_POD_READY_SECONDS),
+        target_scale_up_seconds=dict(type="int", default=DEFAULT_TARGET_SCALE_UP_SECONDS),
+        max_task_seconds=dict(type="int"),
+        termination_margin_seconds=dict(type="int", default=DEFAULT_TERMINATION_MARGIN_SECONDS),
+        max_pods_removed_per_period=dict(type="int", default=DEFAULT_MAX_PODS_REMOVED_PER_PERIOD),
+        lag_metric_name=dict(type="str", default=DEFAULT_LAG_METRIC_NAME),
+        pending_metric_name=dict(type="str", default=DEFAULT_PENDING_METRIC_NAME),
+        chart_ref=dict(type="path"),
+        values_files=dict(type="list", elements="path", default=[]),
+        release_values=dict(type="dict", default={}),
         worker_pdb=dict(
             type="dict",
             options=dict(enabled=dict(type="bool", default=True), max_unavailable=dict(type="raw"),
                          min_available=dict(type="raw")),
             mutually_exclusive=[("max_unavailable", "min_available")],
         ),
-        worker_termination_grace_period_seconds=dict(type="int", default=300),
-        max_job_duration_seconds=dict(type="int"),
-        external_metric_name=dict(type="str", default="redis_list_length"),
+        worker_termination_grace_period_seconds=dict(type="int"),
         read_queue_depth=dict(type="bool", default=False),
         current_replicas=dict(type="int"),
         fail_on_errors=dict(type="bool", default=True),
     )
     spec.update(redis_argument_spec())
     return spec
+
+
+def worker_settings(params, chart_settings):
+    """The worker PDB, grace period and batch id the checks use: the option, else the chart values, else default.
+
+    Returns (settings, sources)."""
+    settings, sources = {}, {}
+    for name in CHART_SETTINGS:
+        if params.get(name) is not None:
+            settings[name], sources[name] = params[name], "option"
+        elif name in chart_settings:
+            settings[name], sources[name] = chart_settings[name], "chart values"
+        else:
+            settings[name], sources[name] = SETTING_DEFAULTS[name], "default"
+    return settings, sources
 
 
 def connection_defaults(queue):
@@ -633,10 +735,11 @@ def connection_defaults(queue):
     return defaults
 
 
-def build_result(assessment, target_seconds):
+def build_result(assessment, target_seconds, settings, sources):
     result = dict(
         changed=False,
         autoscaling=assessment.plan.to_values(),
+        checked_against=dict(settings, sources=sources),
         problems=[problem.to_dict() for problem in assessment.problems],
         passed=not assessment.errors,
     )
@@ -659,8 +762,18 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    assessment = assess(AutoscalingIntent.from_params(params))
-    result = build_result(assessment, params["target_scale_up_seconds"])
+    chart_settings = {}
+    if params["chart_ref"]:
+        if not chart_values.HAS_YAML:
+            module.fail_json(msg=missing_required_lib("PyYAML"), exception=chart_values.YAML_IMPORT_ERROR)
+        try:
+            merged = chart_values.load_values(params["chart_ref"], params["values_files"], params["release_values"])
+        except chart_values.ChartValuesError as exc:
+            module.fail_json(msg=str(exc))
+        chart_settings = chart_values.worker_settings(merged)
+    settings, sources = worker_settings(params, chart_settings)
+    assessment = assess(AutoscalingIntent.from_params(dict(params, **settings)))
+    result = build_result(assessment, params["target_scale_up_seconds"], settings, sources)
     for problem in assessment.warnings:
         module.warn(problem.message)
     if assessment.errors and params["fail_on_errors"]:
@@ -669,14 +782,21 @@ def main():
 
     if params["read_queue_depth"] and not assessment.errors:
         require_redis(module)
+        if not settings["batch_id"]:
+            module.fail_json(msg="read_queue_depth needs batch_id (or worker.batchId in the chart values)", **result)
         if not params["queue"]["address"] and not params["login_host"]:
             module.fail_json(msg="read_queue_depth needs login_host, or queue.address to connect to", **result)
         try:
-            depth = read_queue_depth(params, list_names(assessment.plan), connection_defaults(params["queue"]))
+            depth = read_queue_depth(params, stream_name(settings["batch_id"]), CONSUMER_GROUP,
+                                     connection_defaults(params["queue"]))
         except QueueReadError as exc:
             module.fail_json(msg=str(exc), **result)
+        if depth.lag is None:
+            module.warn("Redis cannot determine the lag of %s on %s (entries were deleted or trimmed before delivery): "
+                        "KEDA sees no backlog" % (CONSUMER_GROUP, depth.stream))
         result["queue_depth"] = depth.to_dict()
-        result["desired_replicas"] = desired_replicas(assessment.plan, depth.total, params["current_replicas"])
+        result["desired_replicas"] = desired_replicas(assessment.plan, depth.lag, depth.pending,
+                                                      params["current_replicas"])
     module.exit_json(**result)
 
 

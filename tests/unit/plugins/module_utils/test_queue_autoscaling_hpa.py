@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: nl2api-deploy maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The HPA model of queue_autoscaling_hpa, cross-checked by an independent second-by-second simulation.
+"""The HPA model of autoscaling.hpa, cross-checked by an independent second-by-second simulation.
 
 ControllerSimulation below re-implements, without using the module under test, what happens in a cluster when a
 backlog lands on the queue: the HPA controller (sync loop, External AverageValue metric with tolerance,
@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.queue_autoscaling_hpa import (
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.hpa import (
     POLICY_PERCENT,
     POLICY_PODS,
     SELECT_DISABLED,

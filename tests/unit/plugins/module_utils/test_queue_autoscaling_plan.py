@@ -1,28 +1,26 @@
 # -*- coding: utf-8 -*-
 # Copyright: nl2api-deploy maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""queue_autoscaling: intent -> chart values, validation (one test per error), desired replicas, and the objects
-rendered from the values (the way deploy/helm/nl2api renders them) against the KEDA CRDs and Kubernetes schemas."""
+"""autoscaling.plan: intent -> chart values, the trigger design (lag and pending), validation (one test per
+error), desired replicas. The objects the chart renders from the values are checked with the real chart in
+tests/functional/autoscaling/test_autoscaling_chart.py."""
 
 from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
-import copy
-import functools
+import math
 from dataclasses import replace
-from pathlib import Path
 
-import jsonschema
-import kubernetes_validate
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.queue_autoscaling import (
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.plan import (
+    CONSUMER_GROUP,
     ENGINE_HPA,
     ERROR,
+    STREAM_PREFIX,
     WARNING,
     AutoscalingIntent,
     PdbIntent,
@@ -30,31 +28,25 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.queue_autoscaling im
     SpeedIntent,
     assess,
     backlog_items,
-    counted_depth,
     desired_replicas,
     intent_scale_up_timing,
+    is_active,
     parse_pdb_value,
     pdb_allowed_disruptions,
     plan,
     scale_up_suggestions,
+    scale_up_timing,
+    stream_name,
     validate,
-    worst_case_scale_up_seconds,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
-CRD_DIR = REPO_ROOT / "deploy" / "crds"
-KUBERNETES_VERSIONS = ("1.31", "1.35")
-
-PENDING = "nl2api:evaluations"
-PROCESSING = "nl2api:evaluations:processing"
-
+BATCH = "6f1c0b7e-1a8e-4f55-9a53-0a4a1c9f2d11"
 PROD = AutoscalingIntent(
-    queue=QueueIntent(lists=(PENDING,), processing_lists=(PROCESSING,), address="nl2api-redis.nl2api.svc:6379",
-                      tls=True, credentials_secret="nl2api-redis-scaler"),
-    jobs_per_worker=5,
+    queue=QueueIntent(address="nl2api-redis.nl2api.svc:6379", tls=True, credentials_secret="nl2api-redis-scaler"),
+    tasks_per_worker=5,
     min_replicas=2,
     max_replicas=20,
-    max_job_duration_seconds=240,
+    max_task_seconds=240,
 )
 
 
@@ -72,12 +64,14 @@ def options_of(problems):
 
 CHART_INTERFACE = {
     "enabled": None, "engine": None, "minReplicas": None, "maxReplicas": None, "behavior": None,
+    "stream": {"prefix": None, "consumerGroup": None},
     "redis": {"address": None, "enableTLS": None, "databaseIndex": None,
-              "auth": {"secretName": None, "usernameKey": None, "passwordKey": None}},
-    "lists": None,
-    "keda": {"pollingInterval": None, "cooldownPeriod": None, "listLength": None, "activationListLength": None,
-             "scalingModifiersFormula": None},
-    "external": {"metricName": None, "averageValue": None},
+              "auth": {"secretName": None, "usernameKey": None, "passwordKey": None},
+              "caConfigMap": {"name": None, "key": None}},
+    "keda": {"pollingInterval": None, "cooldownPeriod": None, "lagCount": None, "activationLagCount": None,
+             "pendingEntriesCount": None},
+    "external": {"lagMetricName": None, "lagAverageValue": None, "pendingMetricName": None,
+                 "pendingAverageValue": None},
 }
 
 
@@ -97,13 +91,15 @@ def test_prod_values():
     values = plan(PROD).to_values()
     assert values["engine"] == "keda" and values["enabled"] is True
     assert (values["minReplicas"], values["maxReplicas"]) == (2, 20)
-    assert values["lists"] == [{"name": PENDING, "role": "pending"}, {"name": PROCESSING, "role": "processing"}]
-    assert values["keda"] == {"pollingInterval": 15, "cooldownPeriod": 300, "listLength": 5,
-                              "activationListLength": 0, "scalingModifiersFormula": "pending_0 + processing_1"}
+    assert values["stream"] == {"prefix": "eval:tasks:", "consumerGroup": "eval-workers"}
+    assert values["keda"] == {"pollingInterval": 15, "cooldownPeriod": 300, "lagCount": 5, "activationLagCount": 0,
+                              "pendingEntriesCount": 1}
     assert values["redis"] == {"address": "nl2api-redis.nl2api.svc:6379", "enableTLS": True, "databaseIndex": 0,
-                               "auth": {"secretName": "nl2api-redis-scaler", "usernameKey": "REDIS_USERNAME",
-                                        "passwordKey": "REDIS_PASSWORD"}}
-    assert values["external"] == {"metricName": "redis_list_length", "averageValue": "5"}
+                               "auth": {"secretName": "nl2api-redis-scaler", "usernameKey": "redis-username",
+                                        "passwordKey": "redis-password"},
+                               "caConfigMap": {"name": "", "key": "ca.crt"}}
+    assert values["external"] == {"lagMetricName": "redis_stream_group_lag", "lagAverageValue": "5",
+                                  "pendingMetricName": "redis_stream_group_pending", "pendingAverageValue": "1"}
     assert values["behavior"] == {
         "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
                     "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15},
@@ -113,25 +109,18 @@ def test_prod_values():
     }
 
 
+def test_the_stream_is_the_applications():
+    assert stream_name(BATCH) == "eval:tasks:" + BATCH
+    assert (STREAM_PREFIX, CONSUMER_GROUP) == ("eval:tasks:", "eval-workers")
+    assert replace(PROD, batch_id=BATCH).stream == "eval:tasks:" + BATCH and PROD.stream == ""
+
+
 def test_prod_scale_up_is_within_120_seconds():
     assessment = assess(PROD)
     assert not assessment.errors and not assessment.warnings
     assert assessment.scale_up.seconds == 75 <= 120
-    assert worst_case_scale_up_seconds(plan(PROD)) == 75
+    assert scale_up_timing(plan(PROD)).seconds == 75
     assert assessment.backlog_items == 105
-
-
-def test_one_list_needs_no_formula_and_trigger_names_follow_the_chart():
-    single = plan(replace(PROD, queue=replace(PROD.queue, processing_lists=())))
-    assert single.scaling_modifiers_formula == "" and single.trigger_names() == ["pending_0"]
-    multi = plan(replace(PROD, queue=replace(PROD.queue, lists=("a", "b"), processing_lists=("a:p", "b:p"))))
-    assert multi.trigger_names() == ["pending_0", "pending_1", "processing_2", "processing_3"]
-    assert multi.scaling_modifiers_formula == "pending_0 + pending_1 + processing_2 + processing_3"
-
-
-def test_engine_hpa_leaves_the_sum_to_the_metrics_adapter():
-    values = plan(replace(PROD, engine=ENGINE_HPA)).to_values()
-    assert values["keda"]["scalingModifiersFormula"] == "" and len(values["lists"]) == 2
 
 
 def test_disabled_policies_are_left_to_api_defaults():
@@ -141,20 +130,77 @@ def test_disabled_policies_are_left_to_api_defaults():
 
 def test_from_params_fills_defaults_like_the_module():
     intent = AutoscalingIntent.from_params({
-        "queue": {"lists": [PENDING], "processing_lists": None, "address": None, "username_key": ""},
-        "jobs_per_worker": 5, "max_replicas": 20, "min_replicas": None,
+        "queue": {"address": None, "username_key": ""},
+        "tasks_per_worker": 5, "max_replicas": 20, "min_replicas": None,
         "scale_up": {"pods_per_period": 8}, "worker_pdb": {"max_unavailable": None, "min_available": None},
     })
-    assert intent.min_replicas == 1 and intent.queue.address == "" and intent.queue.processing_lists == ()
+    assert intent.min_replicas == 1 and intent.queue.address == "" and intent.batch_id == ""
     assert intent.queue.username_key == ""  # empty: password-only AUTH
+    assert intent.queue.password_key == "redis-password" and intent.queue.ca_key == "ca.crt"
     assert intent.scale_up == SpeedIntent(8, 100, 15, 0, "Max")
     assert intent.worker_pdb == PdbIntent(min_available=1)  # the chart's default worker PDB
-    no_pdb = AutoscalingIntent.from_params({"queue": {"lists": ["q"]}, "jobs_per_worker": 1, "max_replicas": 2,
+    no_pdb = AutoscalingIntent.from_params({"tasks_per_worker": 1, "max_replicas": 2,
                                             "worker_pdb": {"enabled": False, "min_available": 1}})
     assert no_pdb.worker_pdb == PdbIntent()
-    pdb = AutoscalingIntent.from_params({"queue": {"lists": ["q"]}, "jobs_per_worker": 1, "max_replicas": 2,
-                                         "worker_pdb": {"max_unavailable": "25%"}}).worker_pdb
+    pdb = AutoscalingIntent.from_params({"tasks_per_worker": 1, "max_replicas": 2,
+                                         "worker_pdb": {"max_unavailable": "25%", "min_available": ""}}).worker_pdb
     assert pdb == PdbIntent(max_unavailable="25%")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The trigger design: the larger of ceil(lag / lagCount) and pending / 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(lag=st.integers(0, 5000), busy=st.integers(1, 20), tasks_per_worker=st.integers(1, 20))
+def test_busy_workers_are_never_proposed_away(lag, busy, tasks_per_worker):
+    """Each of `busy` workers holds one pending entry: the autoscaler never wants fewer workers than that, during a
+    backlog (every worker busy) or after it (the last tasks still running)."""
+    values = plan(replace(PROD, tasks_per_worker=tasks_per_worker))
+    assert desired_replicas(values, lag, busy, current_replicas=busy) >= busy
+    assert desired_replicas(values, lag, busy) >= busy
+
+
+def test_a_summed_formula_would_remove_busy_workers():
+    """Why two triggers and not scalingModifiers `lag + pending` against lagCount: at the end of a batch, 10 tasks
+    still running and nothing waiting, the sum asks for 2 workers; the chosen design keeps 10."""
+    values = plan(PROD)
+    lag, pending = 0, 10
+    summed = math.ceil((lag + pending) / values.lag_count)
+    assert summed == 2 < pending
+    assert desired_replicas(values, lag, pending, current_replicas=10) == 10
+    # And while the lag drains (all 20 workers busy) the sum falls below the worker count; the design holds 20.
+    assert math.ceil((40 + 20) / values.lag_count) == 12
+    assert desired_replicas(values, 40, 20, current_replicas=20) == 20
+
+
+def test_lag_scales_up_and_pending_alone_cannot_start_from_zero():
+    zero = plan(replace(PROD, min_replicas=0, worker_pdb=PdbIntent(max_unavailable=1)))
+    assert desired_replicas(zero, 0, 0) == 0 and not is_active(zero, 0, 0)
+    assert desired_replicas(zero, 1, 0) == 1 and is_active(zero, 1, 0)  # activationLagCount 0: one task wakes it
+    assert desired_replicas(zero, 37, 0) == 8
+
+
+def test_a_running_task_keeps_the_scaled_object_active():
+    zero = plan(replace(PROD, min_replicas=0, activation_lag=3, worker_pdb=PdbIntent(max_unavailable=1)))
+    assert not is_active(zero, 3, 0) and desired_replicas(zero, 3, 0) == 0
+    assert is_active(zero, 0, 1) and desired_replicas(zero, 0, 1) == 1  # no scale to zero under a running task
+
+
+def test_desired_replicas():
+    prod = plan(PROD)
+    assert desired_replicas(prod, 0, 0) == 2
+    assert desired_replicas(prod, 37, 0) == 8
+    assert desired_replicas(prod, 37, 12) == 12
+    assert desired_replicas(prod, 10_000, 0) == 20
+    assert desired_replicas(prod, 42, 0, current_replicas=8) == 8  # 42 / 40 = 1.05: within tolerance
+    assert desired_replicas(prod, 45, 0, current_replicas=8) == 9
+    assert desired_replicas(prod, None, 3) == 3  # a lag Redis cannot determine: KEDA reads no backlog
+
+
+def test_backlog_is_large_enough_for_the_tolerance_and_activation():
+    assert backlog_items(plan(PROD)) == 105
+    assert backlog_items(plan(replace(PROD, min_replicas=0, max_replicas=1, activation_lag=9))) == 10
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -168,37 +214,38 @@ def test_max_below_min():
 
 
 def test_zero_targets():
-    assert "jobs_per_worker" in options_of(errors(replace(PROD, jobs_per_worker=0)))
+    assert "tasks_per_worker" in options_of(errors(replace(PROD, tasks_per_worker=0)))
     assert "max_replicas" in options_of(errors(replace(PROD, min_replicas=0, max_replicas=0)))
 
 
 def test_activation_is_ignored_by_keda_while_min_is_one_or_more():
-    problems = errors(replace(PROD, activation_jobs=3))
-    assert options_of(problems) == ["activation_jobs"]
+    problems = errors(replace(PROD, activation_lag=3))
+    assert options_of(problems) == ["activation_lag"]
     assert "ignored by KEDA" in problems[0].message
-    assert not errors(replace(PROD, activation_jobs=3, min_replicas=0, worker_pdb=PdbIntent(max_unavailable=1)))
+    assert not errors(replace(PROD, activation_lag=3, min_replicas=0, worker_pdb=PdbIntent(max_unavailable=1)))
 
 
 def test_hpa_engine_cannot_scale_to_zero_or_activate():
     assert options_of(errors(replace(PROD, engine=ENGINE_HPA, min_replicas=0))) == ["min_replicas"]
-    assert options_of(errors(replace(PROD, engine=ENGINE_HPA, activation_jobs=2))) == ["activation_jobs"]
+    assert options_of(errors(replace(PROD, engine=ENGINE_HPA, activation_lag=2))) == ["activation_lag"]
     assert not errors(replace(PROD, engine=ENGINE_HPA))
 
 
-def test_processing_lists_that_are_not_counted():
-    intent = replace(PROD, queue=replace(PROD.queue, count_processing=False))
-    problems = errors(intent)
-    assert options_of(problems) == ["queue.count_processing"]
-    assert PROCESSING in problems[0].message
-    assert [item.name for item in plan(intent).lists] == [PENDING]
+def test_batch_id_and_object_names():
+    assert not errors(replace(PROD, batch_id=BATCH))
+    for bad in ("eval:tasks:*", "has space", "-leading", "x" * 70):
+        assert options_of(errors(replace(PROD, batch_id=bad))) == ["batch_id"]
+    assert options_of(errors(replace(PROD, queue=replace(PROD.queue, credentials_secret="Not_A_Name")))) == \
+        ["queue.credentials_secret"]
+    assert options_of(errors(replace(PROD, queue=replace(PROD.queue, ca_config_map="redis-ca", ca_key="")))) == \
+        ["queue.ca_key"]
+    assert options_of(errors(replace(PROD, queue=replace(PROD.queue, username_key="user name")))) == \
+        ["queue.username_key"]
 
 
-def test_list_patterns_duplicates_and_empty_lists():
-    pattern = errors(replace(PROD, queue=replace(PROD.queue, processing_lists=("nl2api:evaluations:processing:*",))))
-    assert options_of(pattern) == ["queue.processing_lists"] and "key pattern" in pattern[0].message
-    duplicate = errors(replace(PROD, queue=replace(PROD.queue, processing_lists=(PENDING,))))
-    assert options_of(duplicate) == ["queue.processing_lists"] and "counted twice" in duplicate[0].message
-    assert options_of(errors(replace(PROD, queue=replace(PROD.queue, lists=())))) == ["queue.lists"]
+def test_a_ca_without_tls_is_a_warning():
+    problems = validate(replace(PROD, queue=replace(PROD.queue, tls=False, ca_config_map="redis-ca")))
+    assert [(p.severity, p.option) for p in problems] == [(WARNING, "queue.ca_config_map")]
 
 
 def test_malformed_address():
@@ -209,17 +256,18 @@ def test_malformed_address():
 
 
 def test_scale_down_faster_than_the_pdb_allows():
-    pods = errors(replace(PROD, scale_down=replace(PROD.scale_down, pods_per_period=3),
+    fast = replace(PROD, max_pods_removed_per_period=10)  # only the PDB limits here
+    pods = errors(replace(fast, scale_down=replace(fast.scale_down, pods_per_period=3),
                           worker_pdb=PdbIntent(max_unavailable=2)))
     assert options_of(pods) == ["scale_down.pods_per_period"]
     assert "removes up to 3 worker pods per 60 s" in pods[0].message and "maxUnavailable 2" in pods[0].message
     # 10 % of 11 (int(11 * 0.9) = 9) is 2 pods, more than maxUnavailable 1; the Pods policy alone (1) would be fine.
-    percent = errors(replace(PROD, scale_down=replace(PROD.scale_down, percent_per_period=10),
+    percent = errors(replace(fast, scale_down=replace(fast.scale_down, percent_per_period=10),
                              worker_pdb=PdbIntent(max_unavailable=1)))
     assert options_of(percent) == ["scale_down.percent_per_period"]
     assert "at 11 replicas" in percent[0].message
     # selectPolicy Min takes the smaller change: within the PDB again.
-    assert not errors(replace(PROD, scale_down=replace(PROD.scale_down, percent_per_period=10, select_policy="Min"),
+    assert not errors(replace(fast, scale_down=replace(fast.scale_down, percent_per_period=10, select_policy="Min"),
                               worker_pdb=PdbIntent(max_unavailable=1)))
 
 
@@ -234,15 +282,32 @@ def test_pdb_that_blocks_evictions_at_the_minimum():
     assert not errors(replace(PROD, min_replicas=1, worker_pdb=PdbIntent()))  # no PDB at all
 
 
-def test_grace_period_shorter_than_the_longest_job():
-    problems = errors(replace(PROD, max_job_duration_seconds=600))
+def test_grace_period_must_cover_the_longest_task_plus_margin():
+    problems = errors(replace(PROD, max_task_seconds=295))  # 295 + 10 > 300
     assert options_of(problems) == ["worker_termination_grace_period_seconds"]
-    assert "killed mid-job" in problems[0].message and "600" in problems[0].message
+    assert "SIGKILLed mid-task" in problems[0].message and "to 305 or more" in problems[0].message
+    assert not errors(replace(PROD, max_task_seconds=290))  # exactly 300
+    assert options_of(errors(replace(PROD, termination_margin_seconds=61))) == \
+        ["worker_termination_grace_period_seconds"]
+    assert not errors(replace(PROD, max_task_seconds=600, worker_termination_grace_period_seconds=610))
 
 
-def test_unknown_job_duration_is_a_warning():
-    problems = validate(replace(PROD, max_job_duration_seconds=None))
-    assert [(p.severity, p.option) for p in problems] == [(WARNING, "max_job_duration_seconds")]
+def test_unknown_task_duration_is_an_error():
+    problems = validate(replace(PROD, max_task_seconds=None))
+    assert [(p.severity, p.option) for p in problems] == [(ERROR, "max_task_seconds")]
+    assert "never reclaims the pending entry" in problems[0].message
+    assert not errors(replace(PROD, max_task_seconds=None, enabled=False))  # nothing to scale in
+
+
+def test_scale_down_removing_more_than_allowed_per_period():
+    faster = replace(PROD, scale_down=replace(PROD.scale_down, pods_per_period=2),
+                     worker_pdb=PdbIntent(max_unavailable=3))
+    problems = errors(faster)
+    assert options_of(problems) == ["scale_down.pods_per_period"]
+    assert "more than max_pods_removed_per_period (1)" in problems[0].message
+    assert not errors(replace(faster, max_pods_removed_per_period=2))
+    percent = errors(replace(PROD, scale_down=SpeedIntent(0, 10, 60, 300), worker_pdb=PdbIntent(max_unavailable=5)))
+    assert options_of(percent) == ["scale_down.percent_per_period"] and "at 11 replicas" in percent[0].message
 
 
 def test_scale_down_periods_shorter_than_a_drain_warn():
@@ -309,7 +374,10 @@ def test_pod_start_alone_over_target():
     ({"worker_pdb": PdbIntent(max_unavailable=1, min_available=1)}, "worker_pdb"),
     ({"worker_pdb": PdbIntent(max_unavailable="lots")}, "worker_pdb.max_unavailable"),
     ({"queue": replace(PROD.queue, password_key="")}, "queue.password_key"),
-    ({"max_job_duration_seconds": 0}, "max_job_duration_seconds"),
+    ({"max_task_seconds": 0}, "max_task_seconds"),
+    ({"termination_margin_seconds": -1}, "termination_margin_seconds"),
+    ({"max_pods_removed_per_period": 0}, "max_pods_removed_per_period"),
+    ({"lag_metric_name": ""}, "lag_metric_name"),
 ])
 def test_range_errors(change, option):
     assert option in options_of(errors(replace(PROD, **change)))
@@ -322,15 +390,16 @@ def test_disabled_autoscaling_only_checks_structure():
 
 
 def test_structural_errors_skip_the_timing():
-    assessment = assess(replace(PROD, jobs_per_worker=0))
+    assessment = assess(replace(PROD, tasks_per_worker=0))
     assert assessment.scale_up is None and assessment.scale_in is None
-    assert options_of(assessment.errors) == ["jobs_per_worker"]
+    assert options_of(assessment.errors) == ["tasks_per_worker"]
 
 
 def test_scale_in_summary():
     scale_in = assess(PROD).scale_in
     assert scale_in == {"seconds": 1320, "from_replicas": 20, "to_replicas": 2, "max_pods_removed_per_period": 1,
-                        "period_seconds": 60, "pdb_allowed_disruptions_at_min": 1}
+                        "period_seconds": 60, "pdb_allowed_disruptions_at_min": 1,
+                        "termination_grace_period_seconds": 300, "required_grace_period_seconds": 250}
     zero = assess(replace(PROD, min_replicas=0)).scale_in
     assert zero["seconds"] == 300 + 15  # KEDA: cooldownPeriod, then its next poll
 
@@ -351,23 +420,6 @@ def test_pdb_arithmetic_rounds_percentages_up():
     assert pdb_allowed_disruptions(PdbIntent(max_unavailable=1), 0) == 0
 
 
-def test_desired_replicas():
-    prod = plan(PROD)
-    assert desired_replicas(prod, 0) == 2
-    assert desired_replicas(prod, 37) == 8
-    assert desired_replicas(prod, 10_000) == 20
-    assert desired_replicas(prod, 42, current_replicas=8) == 8  # 42 / 40 = 1.05: within tolerance
-    assert desired_replicas(prod, 45, current_replicas=8) == 9
-    zero = plan(replace(PROD, min_replicas=0, activation_jobs=2))
-    assert desired_replicas(zero, 2) == 0 and desired_replicas(zero, 3) == 1
-    assert counted_depth(prod, {PENDING: 30, PROCESSING: 7, "other": 99}) == 37
-
-
-def test_backlog_is_large_enough_for_the_tolerance_and_activation():
-    assert backlog_items(plan(PROD)) == 105
-    assert backlog_items(plan(replace(PROD, min_replicas=0, max_replicas=1, activation_jobs=9))) == 10
-
-
 # --------------------------------------------------------------------------------------------------------------
 # Properties
 
@@ -384,11 +436,11 @@ def test_max_below_min_is_always_rejected(low, high):
 
 intents = st.builds(
     AutoscalingIntent,
-    queue=st.builds(QueueIntent, lists=st.lists(st.sampled_from(["q", "r", "s*"]), max_size=3).map(tuple),
-                    processing_lists=st.lists(st.sampled_from(["q:p", "q", "r:p"]), max_size=2).map(tuple),
-                    count_processing=st.booleans(), address=st.sampled_from(["", "r:6379", "bad"])),
-    jobs_per_worker=st.integers(-1, 50), max_replicas=st.integers(-1, 40), min_replicas=st.integers(-1, 10),
-    engine=st.sampled_from(["keda", "hpa"]), activation_jobs=st.integers(-1, 5),
+    queue=st.builds(QueueIntent, address=st.sampled_from(["", "r:6379", "bad"]), tls=st.booleans(),
+                    ca_config_map=st.sampled_from(["", "redis-ca", "Bad_Name"])),
+    tasks_per_worker=st.integers(-1, 50), max_replicas=st.integers(-1, 40), min_replicas=st.integers(-1, 10),
+    engine=st.sampled_from(["keda", "hpa"]), activation_lag=st.integers(-1, 5),
+    batch_id=st.sampled_from(["", BATCH, "bad id"]),
     scale_up=st.builds(SpeedIntent, st.integers(-1, 10), st.integers(-1, 300), st.integers(0, 120),
                        st.integers(0, 400), st.sampled_from(["Max", "Min", "Disabled"])),
     scale_down=st.builds(SpeedIntent, st.integers(-1, 5), st.integers(-1, 100), st.integers(0, 120),
@@ -396,7 +448,8 @@ intents = st.builds(
     polling_interval=st.integers(0, 60), hpa_sync_period=st.integers(0, 30), pod_ready_seconds=st.integers(0, 200),
     worker_pdb=st.sampled_from([PdbIntent(max_unavailable=1), PdbIntent(min_available="50%"), PdbIntent(),
                                 PdbIntent(max_unavailable="x")]),
-    max_job_duration_seconds=st.one_of(st.none(), st.integers(0, 900)),
+    max_task_seconds=st.one_of(st.none(), st.integers(0, 900)),
+    termination_margin_seconds=st.integers(-1, 60), max_pods_removed_per_period=st.integers(0, 3),
 )
 
 
@@ -413,165 +466,16 @@ def test_assess_never_raises_and_errors_block_timing(intent):
 
 
 @settings(max_examples=200, deadline=None)
-@given(depth=st.integers(0, 10_000), current=st.one_of(st.none(), st.integers(0, 40)),
-       low=st.integers(0, 5), span=st.integers(0, 30), jobs=st.integers(1, 20), activation=st.integers(0, 5))
-def test_desired_replicas_stay_within_bounds(depth, current, low, span, jobs, activation):
+@given(lag=st.integers(0, 10_000), pending=st.integers(0, 40), current=st.one_of(st.none(), st.integers(0, 40)),
+       low=st.integers(0, 5), span=st.integers(0, 30), per_worker=st.integers(1, 20), activation=st.integers(0, 5))
+def test_desired_replicas_stay_within_bounds(lag, pending, current, low, span, per_worker, activation):
     high = max(1, low + span)
-    values = plan(replace(PROD, min_replicas=low, max_replicas=high, jobs_per_worker=jobs,
-                          activation_jobs=activation if low == 0 else 0))
-    wanted = desired_replicas(values, depth, current)
+    values = plan(replace(PROD, min_replicas=low, max_replicas=high, tasks_per_worker=per_worker,
+                          activation_lag=activation if low == 0 else 0))
+    wanted = desired_replicas(values, lag, pending, current)
     if wanted == 0:
-        assert low == 0 and depth <= activation
+        assert low == 0 and lag <= activation and pending == 0
     else:
         assert max(1, low) <= wanted <= high
-        if current is None and low <= depth // jobs <= high and depth % jobs == 0:
-            assert wanted == max(1, depth // jobs)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Rendered objects, as the chart renders the values, against the KEDA CRDs and the Kubernetes schemas
-
-
-def render(values, name="nl2api-worker", namespace="nl2api", address="nl2api-redis.nl2api.svc.cluster.local:6379",
-           secret="nl2api"):
-    """deploy/helm/nl2api/templates/worker/{scaledobject,hpa}.yaml in Python (the chart's mapping of the values)."""
-    if not values["enabled"]:
-        return []
-    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
-    meta = {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/component": "worker"}}
-    if values["engine"] == "hpa":
-        return [{
-            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": meta,
-            "spec": {"scaleTargetRef": target, "minReplicas": values["minReplicas"],
-                     "maxReplicas": values["maxReplicas"], "behavior": values["behavior"],
-                     "metrics": [{"type": "External", "external": {
-                         "metric": {"name": values["external"]["metricName"]},
-                         "target": {"type": "AverageValue", "averageValue": values["external"]["averageValue"]}}}]},
-        }]
-    redis, keda, auth = values["redis"], values["keda"], values["redis"]["auth"]
-    auth_name = name + "-redis"
-    refs = []
-    if auth["usernameKey"]:
-        refs.append({"parameter": "username", "name": auth["secretName"] or secret, "key": auth["usernameKey"]})
-    refs.append({"parameter": "password", "name": auth["secretName"] or secret, "key": auth["passwordKey"]})
-    trigger_auth = {"apiVersion": "keda.sh/v1alpha1", "kind": "TriggerAuthentication",
-                    "metadata": dict(meta, name=auth_name), "spec": {"secretTargetRef": refs}}
-    formula = keda["scalingModifiersFormula"]
-    triggers = []
-    for index, item in enumerate(values["lists"]):
-        trigger = {"type": "redis", "name": "%s_%d" % (item["role"], index),
-                   "metadata": {"address": redis["address"] or address, "listName": item["name"],
-                                "listLength": str(keda["listLength"]),
-                                "activationListLength": str(keda["activationListLength"]),
-                                "databaseIndex": str(redis["databaseIndex"]),
-                                "enableTLS": "true" if redis["enableTLS"] else "false"},
-                   "authenticationRef": {"kind": "TriggerAuthentication", "name": auth_name}}
-        if not formula:
-            trigger["metricType"] = "AverageValue"
-        triggers.append(trigger)
-    advanced = {"horizontalPodAutoscalerConfig": {"name": name, "behavior": values["behavior"]}}
-    if formula:
-        advanced["scalingModifiers"] = {"formula": formula, "target": str(keda["listLength"]),
-                                        "activationTarget": str(keda["activationListLength"]),
-                                        "metricType": "AverageValue"}
-    scaled_object = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": meta, "spec": {
-        "scaleTargetRef": target, "pollingInterval": keda["pollingInterval"], "cooldownPeriod": keda["cooldownPeriod"],
-        "minReplicaCount": values["minReplicas"], "maxReplicaCount": values["maxReplicas"], "advanced": advanced,
-        "triggers": triggers}}
-    return [trigger_auth, scaled_object]
-
-
-def strict(schema):
-    """A CRD openAPIV3Schema as strict JSON Schema: unknown fields rejected (the API server would prune them)."""
-    schema = copy.deepcopy(schema)
-
-    def walk(node):
-        if not isinstance(node, dict):
-            return
-        if node.pop("x-kubernetes-int-or-string", False):
-            node.pop("type", None)
-            node["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-        if "properties" in node and "additionalProperties" not in node \
-                and not node.get("x-kubernetes-preserve-unknown-fields"):
-            node["additionalProperties"] = False
-        for value in node.values():
-            if isinstance(value, dict):
-                walk(value)
-            elif isinstance(value, list):
-                for item in value:
-                    walk(item)
-
-    walk(schema)
-    return schema
-
-
-@functools.lru_cache(maxsize=None)
-def crd_validator(kind):
-    for path in sorted(CRD_DIR.glob("keda-*_keda.sh_%ss.yaml" % kind.lower())):
-        crd = yaml.safe_load(path.read_text())
-        if crd["spec"]["names"]["kind"] == kind:
-            version = next(v for v in crd["spec"]["versions"] if v.get("served"))
-            return jsonschema.Draft7Validator(strict(version["schema"]["openAPIV3Schema"]))
-    raise AssertionError("no CRD for %s in %s" % (kind, CRD_DIR))
-
-
-def validate_object(obj):
-    if obj["apiVersion"].startswith("keda.sh/"):
-        found = sorted(crd_validator(obj["kind"]).iter_errors(obj), key=str)
-        assert not found, [(list(e.path), e.message) for e in found]
-        return
-    for version in KUBERNETES_VERSIONS:
-        kubernetes_validate.validate(obj, version, strict=True)
-
-
-def hpa_keda_would_create(scaled_object):
-    """The HPA KEDA creates from a ScaledObject: checks that the behavior block is a valid HPA behavior."""
-    spec = scaled_object["spec"]
-    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": "keda-hpa-" + scaled_object["metadata"]["name"], "namespace": "nl2api"},
-            "spec": {"scaleTargetRef": spec["scaleTargetRef"], "minReplicas": max(1, spec["minReplicaCount"]),
-                     "maxReplicas": spec["maxReplicaCount"],
-                     "behavior": spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"],
-                     "metrics": [{"type": "External", "external": {
-                         "metric": {"name": "s0-redis-nl2api-evaluations",
-                                    "selector": {"matchLabels": {"scaledobject.keda.sh/name": "nl2api-worker"}}},
-                         "target": {"type": "AverageValue", "averageValue": str(5)}}}]}}
-
-
-RENDER_CASES = {
-    "prod": PROD,
-    "single-list": replace(PROD, queue=replace(PROD.queue, processing_lists=())),
-    "scale-to-zero": replace(PROD, min_replicas=0, activation_jobs=1, worker_pdb=PdbIntent(max_unavailable=1)),
-    "password-only-db-3": replace(PROD, queue=replace(PROD.queue, username_key="", database=3, tls=False)),
-    "hpa": replace(PROD, engine=ENGINE_HPA),
-    "scale-down-disabled": replace(PROD, scale_down=SpeedIntent(0, 0, 60, 300, "Disabled")),
-    "percent-policies": replace(PROD, scale_up=SpeedIntent(0, 300, 30, 15, "Min"),
-                                scale_down=SpeedIntent(0, 5, 120, 600), worker_pdb=PdbIntent(max_unavailable="25%")),
-}
-
-
-@pytest.mark.parametrize("case", sorted(RENDER_CASES))
-def test_rendered_objects_are_valid(case):
-    intent = RENDER_CASES[case]
-    assert not errors(intent), errors(intent)
-    objects = render(plan(intent).to_values())
-    kinds = sorted(obj["kind"] for obj in objects)
-    if intent.engine == ENGINE_HPA:
-        assert kinds == ["HorizontalPodAutoscaler"]  # never both
-    else:
-        assert kinds == ["ScaledObject", "TriggerAuthentication"]
-        objects.append(hpa_keda_would_create(objects[1]))
-    for obj in objects:
-        validate_object(obj)
-
-
-def test_the_strict_crd_check_catches_mistakes():
-    scaled_object = render(plan(PROD).to_values())[1]
-    scaled_object["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleUp"]["policies"][0].pop("type")
-    scaled_object["spec"]["pollingIntervall"] = 15
-    found = list(crd_validator("ScaledObject").iter_errors(scaled_object))
-    assert len(found) == 2
-    with pytest.raises(kubernetes_validate.ValidationError):
-        hpa = render(plan(replace(PROD, engine=ENGINE_HPA)).to_values())[0]
-        hpa["spec"]["behavior"]["scaleUp"]["selectPolicy"] = 7
-        validate_object(hpa)
+        if current is None:
+            assert wanted == min(high, max(1, low, math.ceil(lag / per_worker), pending))

@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: nl2api-deploy maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""redis_connection (shared options, client arguments) and redis_queue (pipelined LLEN, error messages) without a
-server; tests/functional/autoscaling/ runs them against a real Redis."""
+"""redis_connection (shared options, client arguments) and autoscaling.redis_streams (XINFO GROUPS lag and pending,
+error messages) without a server; tests/functional/autoscaling/ runs them against a real Redis."""
 
 from __future__ import absolute_import, annotations, division, print_function
 
@@ -10,17 +10,18 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import pytest
 
-from ansible_collections.nl2api.deploy.plugins.module_utils import redis_connection, redis_queue
+from ansible_collections.nl2api.deploy.plugins.module_utils import redis_connection
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling import redis_streams
 from ansible_collections.nl2api.deploy.plugins.module_utils.redis_connection import (
     describe_endpoint,
     redis_argument_spec,
     redis_client_kwargs,
     split_address,
 )
-from ansible_collections.nl2api.deploy.plugins.module_utils.redis_queue import (
-    QueueDepth,
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.redis_streams import (
     QueueReadError,
-    read_list_lengths,
+    StreamDepth,
+    read_group_depth,
 )
 
 try:
@@ -113,37 +114,69 @@ def test_redis_client_builds_a_client_without_connecting():
     assert client.connection_pool.connection_kwargs["port"] == 1
 
 
-class FakePipeline:
-    def __init__(self, replies, fail=None):
-        self.replies, self.fail, self.keys = replies, fail, []
-
-    def llen(self, key):
-        self.keys.append(key)
-
-    def execute(self, raise_on_error=True):
-        assert raise_on_error is False
-        if self.fail:
-            raise self.fail
-        return [self.replies[key] for key in self.keys]
+STREAM = "eval:tasks:6f1c0b7e-1a8e-4f55-9a53-0a4a1c9f2d11"
 
 
 class FakeClient:
-    def __init__(self, replies=None, fail=None):
-        self.pipe = FakePipeline(replies or {}, fail)
-        self.transaction = None
+    """XINFO GROUPS and XLEN replies as redis-py returns them (decoded)."""
 
-    def pipeline(self, transaction=True):
-        self.transaction = transaction
-        return self.pipe
+    def __init__(self, groups=None, length=0, fail=None, xlen_fail=None):
+        self.groups, self.length, self.fail, self.xlen_fail, self.calls = groups or [], length, fail, xlen_fail, []
+
+    def xinfo_groups(self, name):
+        self.calls.append(("XINFO GROUPS", name))
+        if self.fail:
+            raise self.fail
+        return self.groups
+
+    def xlen(self, name):
+        self.calls.append(("XLEN", name))
+        if self.xlen_fail:
+            raise self.xlen_fail
+        return self.length
 
 
-def test_lengths_are_read_in_one_pipeline_without_multi():
-    client = FakeClient({"a": 3, "b": 0})
-    depth = read_list_lengths(client, ["a", "b"])
-    assert client.transaction is False and client.pipe.keys == ["a", "b"]
-    assert depth == QueueDepth({"a": 3, "b": 0}) and depth.total == 3
-    assert depth.to_dict() == {"lists": {"a": 3, "b": 0}, "total": 3}
-    assert read_list_lengths(FakeClient(), []).total == 0
+def group(name="eval-workers", lag=7, pending=3):
+    return {"name": name, "consumers": 2, "pending": pending, "last-delivered-id": "1-0", "entries-read": 3,
+            "lag": lag}
+
+
+def test_lag_and_pending_of_the_group():
+    client = FakeClient([group("someone-else", lag=99, pending=99), group(lag=7, pending=3)])
+    depth = read_group_depth(client, STREAM, "eval-workers")
+    assert depth == StreamDepth(STREAM, "eval-workers", lag=7, pending=3) and depth.total == 10
+    assert client.calls == [("XINFO GROUPS", STREAM)]  # one round trip
+    assert depth.to_dict() == {"stream": STREAM, "consumer_group": "eval-workers", "lag": 7, "pending": 3,
+                               "total": 10, "stream_exists": True, "group_exists": True}
+
+
+def test_undeterminable_lag_is_none():
+    depth = read_group_depth(FakeClient([group(lag=None, pending=2)]), STREAM, "eval-workers")
+    assert depth.lag is None and depth.pending == 2 and depth.total == 2
+
+
+def test_bytes_replies_are_read_too():
+    raw = {b"name": b"eval-workers", b"pending": 1, b"lag": 4}
+    assert read_group_depth(FakeClient([raw]), STREAM, "eval-workers").total == 5
+
+
+def test_a_group_that_does_not_exist_yet_counts_every_entry_like_keda():
+    client = FakeClient([group("other")], length=12)
+    depth = read_group_depth(client, STREAM, "eval-workers")
+    assert (depth.lag, depth.pending, depth.group_exists) == (12, 0, False)
+    assert client.calls == [("XINFO GROUPS", STREAM), ("XLEN", STREAM)]
+
+
+def test_redis_6_has_no_lag():
+    old = {"name": "eval-workers", "consumers": 1, "pending": 0, "last-delivered-id": "0-0"}
+    with pytest.raises(QueueReadError, match="older than 7.0.*needs Redis 7"):
+        read_group_depth(FakeClient([old]), STREAM, "eval-workers")
+
+
+@needs_redis
+def test_a_missing_stream_is_empty():
+    depth = read_group_depth(FakeClient(fail=exceptions.ResponseError("ERR no such key")), STREAM, "eval-workers")
+    assert (depth.lag, depth.pending, depth.stream_exists, depth.group_exists) == (0, 0, False, False)
 
 
 @needs_redis
@@ -154,32 +187,32 @@ def test_lengths_are_read_in_one_pipeline_without_multi():
     (exceptions.ConnectionError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
      "ca_file, validate_certs and tls"),
     (exceptions.TimeoutError("Timeout connecting to server"), "login_host, login_port and tls"),
+    (exceptions.NoPermissionError("NOPERM User scaler has no permissions to run the 'xinfo|groups' command"),
+     r"ACL needs ~eval:tasks:\* \+xinfo\|groups \+xlen"),
+    (exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value"),
+     "is not a stream.*check batch_id"),
+    (exceptions.ResponseError("ERR something else"), "reading the stream"),
 ])
-def test_connection_errors_name_the_options(error, hint):
+def test_errors_name_the_options(error, hint):
     with pytest.raises(QueueReadError, match=hint):
-        read_list_lengths(FakeClient(fail=error), ["a"], "redis://127.0.0.1:1/0")
+        read_group_depth(FakeClient(fail=error), STREAM, "eval-workers", "redis://127.0.0.1:1/0")
 
 
 @needs_redis
-@pytest.mark.parametrize("reply, hint", [
-    (exceptions.NoPermissionError("NOPERM No permissions to access a key"), r"\+llen and a key pattern"),
-    (exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value"),
-     "is not a list"),
-    (exceptions.ResponseError("ERR something else"), "reading the queue"),
-])
-def test_per_key_errors_name_the_key(reply, hint):
-    with pytest.raises(QueueReadError, match=hint) as raised:
-        read_list_lengths(FakeClient({"ok": 1, "bad": reply}), ["ok", "bad"])
-    assert "bad" in str(raised.value) or "reading the queue" in str(raised.value)
+def test_the_xlen_fallback_reports_its_errors_too():
+    client = FakeClient([], xlen_fail=exceptions.NoPermissionError("NOPERM no permissions to run the 'xlen' command"))
+    with pytest.raises(QueueReadError, match=r"\+xlen"):
+        read_group_depth(client, STREAM, "eval-workers")
 
 
 @needs_redis
 def test_read_queue_depth_reports_bad_options_as_queue_errors():
     with pytest.raises(QueueReadError, match="Redis connection options"):
-        redis_queue.read_queue_depth(params(ca_file="/ca.pem"), ["a"])
+        redis_streams.read_queue_depth(params(ca_file="/ca.pem"), STREAM, "eval-workers")
 
 
 @needs_redis
 def test_read_queue_depth_against_a_closed_port():
     with pytest.raises(QueueReadError, match="cannot reach Redis at redis://127.0.0.1:1/0"):
-        redis_queue.read_queue_depth(params(login_host="127.0.0.1", login_port=1, connect_timeout=2.0), ["a"])
+        redis_streams.read_queue_depth(params(login_host="127.0.0.1", login_port=1, connect_timeout=2.0), STREAM,
+                                       "eval-workers")

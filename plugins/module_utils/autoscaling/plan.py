@@ -3,15 +3,19 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Queue-depth autoscaling of the nl2api workers: from a few intent-level settings to the chart's values.
 
-* :class:`AutoscalingIntent` is what the operator says: the queue, jobs per worker, min/max replicas, how fast to
-  scale up and down, the worker PDB and grace period, and how fast a sudden backlog must be met.
+The queue is the application's Redis Stream ``eval:tasks:<batch_id>``, read by the consumer group
+``eval-workers``. Two numbers of ``XINFO GROUPS`` describe it: ``lag`` (entries not yet delivered to any worker)
+and ``pending`` (delivered, not yet acknowledged: the tasks in flight).
+
+* :class:`AutoscalingIntent` is what the operator says: tasks per worker, min/max replicas, how fast to scale up
+  and down, the longest task, the worker PDB and grace period, and how fast a sudden backlog must be met.
 * :func:`plan` turns it into an :class:`AutoscalingPlan`, whose :meth:`AutoscalingPlan.to_values` is the chart's
-  ``worker.autoscaling`` block: either a KEDA ScaledObject (redis list scaler) or an autoscaling/v2 HPA on an
-  External metric, never both. The chart renders the objects, this module decides the values.
+  ``worker.autoscaling`` block: a KEDA ScaledObject (``redis-streams`` scaler) or an autoscaling/v2 HPA on External
+  metrics, never both. The chart renders the objects, this module decides the values.
 * :func:`validate` returns every :class:`Problem`, each naming the module option to change.
 * :func:`scale_up_timing` computes the worst-case time from min to max replicas by following the HPA algorithm
-  (:mod:`queue_autoscaling_hpa`); :func:`validate` enforces it against the intent's target.
-* :func:`desired_replicas` tells what the autoscaler wants for a given queue depth.
+  (:mod:`.hpa`); :func:`validate` enforces it against the intent's target.
+* :func:`desired_replicas` tells what the autoscaler wants for a given lag and pending count.
 
 Pure Python, standard library only; option names in messages are those of the ``queue_autoscaling`` module.
 """
@@ -22,10 +26,10 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import math
 import re
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.queue_autoscaling_hpa import (
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.hpa import (
     DEFAULT_SYNC_PERIOD_SECONDS,
     DEFAULT_TOLERANCE,
     MAX_POLICY_PERIOD_SECONDS,
@@ -50,25 +54,49 @@ ENGINE_KEDA = "keda"
 ENGINE_HPA = "hpa"
 ENGINES = (ENGINE_KEDA, ENGINE_HPA)
 
-ROLE_PENDING = "pending"
-ROLE_PROCESSING = "processing"
-
 ERROR = "error"
 WARNING = "warning"
 
+#: The application's task stream is ``eval:tasks:<batch_id>``, read by this consumer group (contract section 3).
+STREAM_PREFIX = "eval:tasks:"
+CONSUMER_GROUP = "eval-workers"
+#: A worker reads with COUNT 1 and runs one task at a time, so it holds at most one pending entry.
+TASKS_IN_FLIGHT_PER_WORKER = 1
+#: KEDA trigger names as the chart renders them.
+TRIGGER_LAG = "lag"
+TRIGGER_PENDING = "pending"
+
+DEFAULT_ENGINE = ENGINE_KEDA
+DEFAULT_MIN_REPLICAS = 1
+DEFAULT_ACTIVATION_LAG = 0
 DEFAULT_TARGET_SCALE_UP_SECONDS = 120
 DEFAULT_POD_READY_SECONDS = 30
 DEFAULT_POLLING_INTERVAL = 15
 DEFAULT_COOLDOWN_PERIOD = 300
 DEFAULT_METRICS_SCRAPE_INTERVAL = 30
 DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS = 300
-DEFAULT_EXTERNAL_METRIC_NAME = "redis_list_length"
-DEFAULT_USERNAME_KEY = "REDIS_USERNAME"
-DEFAULT_PASSWORD_KEY = "REDIS_PASSWORD"
+#: Time a worker needs after its longest task before SIGKILL may come: the ack, the preStop hook's last XPENDING
+#: poll (once a second). The chart's own check on worker.shutdown.maxTaskSeconds uses the same 10 s.
+DEFAULT_TERMINATION_MARGIN_SECONDS = 10
+DEFAULT_MAX_PODS_REMOVED_PER_PERIOD = 1
+DEFAULT_LAG_METRIC_NAME = "redis_stream_group_lag"
+DEFAULT_PENDING_METRIC_NAME = "redis_stream_group_pending"
+#: Raw keys of the app Secret (design: only for data stores and the scaler, never env of app pods).
+DEFAULT_USERNAME_KEY = "redis-username"
+DEFAULT_PASSWORD_KEY = "redis-password"
+DEFAULT_CA_KEY = "ca.crt"
 
-_KEY_PATTERN_CHARS = re.compile(r"[*?\[\]]")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+#: The producer's batch ids are UUIDs; anything a stream key and a label value can carry is accepted.
+_BATCH_ID = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 _PERCENT = re.compile(r"^\s*(\d+)\s*%\s*$")
 _INTEGER = re.compile(r"^\s*(\d+)\s*$")
+
+
+def stream_name(batch_id: str) -> str:
+    """The task stream of one batch."""
+    return STREAM_PREFIX + batch_id
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -77,17 +105,16 @@ _INTEGER = re.compile(r"^\s*(\d+)\s*$")
 
 @dataclass(frozen=True)
 class QueueIntent:
-    """The Redis queue the workers consume, as the autoscaler (in the cluster) reaches it."""
+    """How the autoscaler (in the cluster) reaches the Redis holding the task streams."""
 
-    lists: Tuple[str, ...]
     address: str = ""
-    processing_lists: Tuple[str, ...] = ()
-    count_processing: bool = True
     tls: bool = False
     database: int = 0
     credentials_secret: str = ""
     username_key: str = DEFAULT_USERNAME_KEY
     password_key: str = DEFAULT_PASSWORD_KEY
+    ca_config_map: str = ""
+    ca_key: str = DEFAULT_CA_KEY
 
 
 @dataclass(frozen=True)
@@ -118,7 +145,7 @@ class SpeedIntent:
 #: The HPA's own scale-up default: 4 pods or 100 % per 15 s, whichever is more, no stabilization.
 DEFAULT_SCALE_UP = SpeedIntent(pods_per_period=4, percent_per_period=100, period_seconds=15,
                                stabilization_window_seconds=0)
-#: One pod a minute after 5 minutes of lower recommendations: gentle on workers in the middle of jobs.
+#: One pod a minute after 5 minutes of lower recommendations: gentle on workers in the middle of tasks.
 DEFAULT_SCALE_DOWN = SpeedIntent(pods_per_period=1, percent_per_period=0, period_seconds=60,
                                  stabilization_window_seconds=300)
 
@@ -146,17 +173,29 @@ DEFAULT_WORKER_PDB = PdbIntent(min_available=1)
 NO_PDB = PdbIntent()
 
 
+def pdb_intent(pdb: Optional[Mapping[str, Any]]) -> PdbIntent:
+    """The PDB of a ``worker_pdb`` option (or of the chart's ``worker.podDisruptionBudget`` in snake case)."""
+    pdb = pdb or {}
+    if pdb.get("enabled") is False:
+        return NO_PDB
+    if _blank(pdb.get("max_unavailable")) and _blank(pdb.get("min_available")):
+        return DEFAULT_WORKER_PDB
+    return PdbIntent(max_unavailable=None if _blank(pdb.get("max_unavailable")) else pdb.get("max_unavailable"),
+                     min_available=None if _blank(pdb.get("min_available")) else pdb.get("min_available"))
+
+
 @dataclass(frozen=True)
 class AutoscalingIntent:
     """Everything the operator decides about worker autoscaling (the module's options)."""
 
-    queue: QueueIntent
-    jobs_per_worker: int
+    tasks_per_worker: int
     max_replicas: int
-    min_replicas: int = 1
-    engine: str = ENGINE_KEDA
+    queue: QueueIntent = QueueIntent()
+    min_replicas: int = DEFAULT_MIN_REPLICAS
+    engine: str = DEFAULT_ENGINE
     enabled: bool = True
-    activation_jobs: int = 0
+    batch_id: str = ""
+    activation_lag: int = DEFAULT_ACTIVATION_LAG
     scale_up: SpeedIntent = DEFAULT_SCALE_UP
     scale_down: SpeedIntent = DEFAULT_SCALE_DOWN
     polling_interval: int = DEFAULT_POLLING_INTERVAL
@@ -167,46 +206,46 @@ class AutoscalingIntent:
     target_scale_up_seconds: int = DEFAULT_TARGET_SCALE_UP_SECONDS
     worker_pdb: PdbIntent = DEFAULT_WORKER_PDB
     worker_termination_grace_period_seconds: int = DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS
-    max_job_duration_seconds: Optional[int] = None
-    external_metric_name: str = DEFAULT_EXTERNAL_METRIC_NAME
+    max_task_seconds: Optional[int] = None
+    termination_margin_seconds: int = DEFAULT_TERMINATION_MARGIN_SECONDS
+    max_pods_removed_per_period: int = DEFAULT_MAX_PODS_REMOVED_PER_PERIOD
+    lag_metric_name: str = DEFAULT_LAG_METRIC_NAME
+    pending_metric_name: str = DEFAULT_PENDING_METRIC_NAME
 
     @property
     def metric_staleness_seconds(self) -> int:
         """How old the metric may be when the HPA reads it.
 
-        KEDA's metrics server reads the lists live at every HPA request (the chart does not set
+        KEDA's metrics server reads the stream live at every HPA request (the chart does not set
         ``useCachedMetrics``), so 0; a metrics adapter serves what its exporter scraped last."""
         return 0 if self.engine == ENGINE_KEDA else self.metrics_scrape_interval
+
+    @property
+    def stream(self) -> str:
+        return stream_name(self.batch_id) if self.batch_id else ""
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "AutoscalingIntent":
         """Build from the module's parameters (nested dicts as Ansible passes them); missing keys take defaults."""
         queue = params.get("queue") or {}
-        pdb = params.get("worker_pdb") or {}
-        if pdb.get("enabled") is False:
-            worker_pdb = NO_PDB
-        elif _blank(pdb.get("max_unavailable")) and _blank(pdb.get("min_available")):
-            worker_pdb = DEFAULT_WORKER_PDB
-        else:
-            worker_pdb = PdbIntent(max_unavailable=pdb.get("max_unavailable"), min_available=pdb.get("min_available"))
         return cls(
             queue=QueueIntent(
-                lists=tuple(queue.get("lists") or ()),
                 address=queue.get("address") or "",
-                processing_lists=tuple(queue.get("processing_lists") or ()),
-                count_processing=_default(queue.get("count_processing"), True),
                 tls=bool(queue.get("tls")),
                 database=_default(queue.get("database"), 0),
                 credentials_secret=queue.get("credentials_secret") or "",
                 username_key=_default(queue.get("username_key"), DEFAULT_USERNAME_KEY),
                 password_key=_default(queue.get("password_key"), DEFAULT_PASSWORD_KEY),
+                ca_config_map=queue.get("ca_config_map") or "",
+                ca_key=_default(queue.get("ca_key"), DEFAULT_CA_KEY),
             ),
-            jobs_per_worker=params["jobs_per_worker"],
+            tasks_per_worker=params["tasks_per_worker"],
             max_replicas=params["max_replicas"],
-            min_replicas=_default(params.get("min_replicas"), 1),
-            engine=_default(params.get("engine"), ENGINE_KEDA),
+            min_replicas=_default(params.get("min_replicas"), DEFAULT_MIN_REPLICAS),
+            engine=_default(params.get("engine"), DEFAULT_ENGINE),
             enabled=_default(params.get("enabled"), True),
-            activation_jobs=_default(params.get("activation_jobs"), 0),
+            batch_id=params.get("batch_id") or "",
+            activation_lag=_default(params.get("activation_lag"), DEFAULT_ACTIVATION_LAG),
             scale_up=_speed(params.get("scale_up"), DEFAULT_SCALE_UP),
             scale_down=_speed(params.get("scale_down"), DEFAULT_SCALE_DOWN),
             polling_interval=_default(params.get("polling_interval"), DEFAULT_POLLING_INTERVAL),
@@ -215,11 +254,16 @@ class AutoscalingIntent:
             metrics_scrape_interval=_default(params.get("metrics_scrape_interval"), DEFAULT_METRICS_SCRAPE_INTERVAL),
             pod_ready_seconds=_default(params.get("pod_ready_seconds"), DEFAULT_POD_READY_SECONDS),
             target_scale_up_seconds=_default(params.get("target_scale_up_seconds"), DEFAULT_TARGET_SCALE_UP_SECONDS),
-            worker_pdb=worker_pdb,
+            worker_pdb=pdb_intent(params.get("worker_pdb")),
             worker_termination_grace_period_seconds=_default(
                 params.get("worker_termination_grace_period_seconds"), DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS),
-            max_job_duration_seconds=params.get("max_job_duration_seconds"),
-            external_metric_name=_default(params.get("external_metric_name"), DEFAULT_EXTERNAL_METRIC_NAME),
+            max_task_seconds=params.get("max_task_seconds"),
+            termination_margin_seconds=_default(params.get("termination_margin_seconds"),
+                                                DEFAULT_TERMINATION_MARGIN_SECONDS),
+            max_pods_removed_per_period=_default(params.get("max_pods_removed_per_period"),
+                                                 DEFAULT_MAX_PODS_REMOVED_PER_PERIOD),
+            lag_metric_name=_default(params.get("lag_metric_name"), DEFAULT_LAG_METRIC_NAME),
+            pending_metric_name=_default(params.get("pending_metric_name"), DEFAULT_PENDING_METRIC_NAME),
         )
 
 
@@ -248,16 +292,21 @@ def _speed(params: Optional[Mapping[str, Any]], default: SpeedIntent) -> SpeedIn
 
 
 @dataclass(frozen=True)
-class CountedList:
-    """A list the autoscaler counts; ``role`` is ``pending`` or ``processing`` (items workers already took)."""
-
-    name: str
-    role: str
-
-
-@dataclass(frozen=True)
 class AutoscalingPlan:
-    """The decided ``worker.autoscaling`` values; :meth:`to_values` has exactly the chart's keys."""
+    """The decided ``worker.autoscaling`` values; :meth:`to_values` has exactly the chart's keys.
+
+    Two signals, each its own trigger (KEDA) or External metric (HPA); the HPA takes the larger proposal:
+
+    * ``lag`` with target ``lag_count`` per worker: the backlog. The only signal that can scale up from zero
+      workers (``pending`` is 0 when no worker runs).
+    * ``pending`` with target ``pending_entries_count`` = 1 per worker: the tasks in flight. While a backlog lasts
+      every worker holds one, so ``pending`` equals the worker count and the HPA never proposes fewer workers: no
+      scale-down in the middle of a batch, where a terminating worker would take one more task and requeue it
+      (burning one of its attempts). Once the backlog is gone it keeps one worker per running task, and it keeps the
+      ScaledObject active (no scale to zero) while any task runs.
+
+    Summing the two in one ``scalingModifiers`` formula, ``(lag + pending) / lagCount``, would do neither: with
+    ``lagCount`` above 1 it proposes fewer workers than tasks running, and it falls while the lag drains."""
 
     enabled: bool
     engine: str
@@ -271,23 +320,22 @@ class AutoscalingPlan:
     auth_secret_name: str
     auth_username_key: str
     auth_password_key: str
-    lists: Tuple[CountedList, ...]
+    ca_config_map: str
+    ca_key: str
     polling_interval: int
     cooldown_period: int
-    list_length: int
-    activation_list_length: int
-    scaling_modifiers_formula: str
-    external_metric_name: str
-    external_average_value: str
+    lag_count: int
+    activation_lag_count: int
+    lag_metric_name: str
+    pending_metric_name: str
+    pending_entries_count: int = TASKS_IN_FLIGHT_PER_WORKER
+    stream_prefix: str = STREAM_PREFIX
+    consumer_group: str = CONSUMER_GROUP
 
     @property
     def hpa_min_replicas(self) -> int:
         """The HPA's minReplicas: KEDA handles 0 <-> 1 itself and gives its HPA at least 1."""
         return max(1, self.min_replicas)
-
-    def trigger_names(self) -> List[str]:
-        """KEDA trigger names as the chart renders them: ``<role>_<index in lists>``."""
-        return ["%s_%d" % (item.role, index) for index, item in enumerate(self.lists)]
 
     def behavior(self) -> Dict[str, Any]:
         return {"scaleUp": self.scale_up.to_dict(), "scaleDown": self.scale_down.to_dict()}
@@ -299,6 +347,7 @@ class AutoscalingPlan:
             "minReplicas": self.min_replicas,
             "maxReplicas": self.max_replicas,
             "behavior": self.behavior(),
+            "stream": {"prefix": self.stream_prefix, "consumerGroup": self.consumer_group},
             "redis": {
                 "address": self.redis_address,
                 "enableTLS": self.redis_tls,
@@ -308,34 +357,26 @@ class AutoscalingPlan:
                     "usernameKey": self.auth_username_key,
                     "passwordKey": self.auth_password_key,
                 },
+                "caConfigMap": {"name": self.ca_config_map, "key": self.ca_key},
             },
-            "lists": [{"name": item.name, "role": item.role} for item in self.lists],
             "keda": {
                 "pollingInterval": self.polling_interval,
                 "cooldownPeriod": self.cooldown_period,
-                "listLength": self.list_length,
-                "activationListLength": self.activation_list_length,
-                "scalingModifiersFormula": self.scaling_modifiers_formula,
+                "lagCount": self.lag_count,
+                "activationLagCount": self.activation_lag_count,
+                "pendingEntriesCount": self.pending_entries_count,
             },
             "external": {
-                "metricName": self.external_metric_name,
-                "averageValue": self.external_average_value,
+                "lagMetricName": self.lag_metric_name,
+                "lagAverageValue": str(self.lag_count),
+                "pendingMetricName": self.pending_metric_name,
+                "pendingAverageValue": str(self.pending_entries_count),
             },
         }
 
 
-def counted_lists(queue: QueueIntent) -> Tuple[CountedList, ...]:
-    """Every list the autoscaler counts: the pending lists, then (unless switched off) the processing lists."""
-    items = [CountedList(name, ROLE_PENDING) for name in queue.lists]
-    if queue.count_processing:
-        items += [CountedList(name, ROLE_PROCESSING) for name in queue.processing_lists]
-    return tuple(items)
-
-
 def plan(intent: AutoscalingIntent) -> AutoscalingPlan:
     """The chart values for ``intent``. Total: never raises; :func:`validate` says whether they are any good."""
-    items = counted_lists(intent.queue)
-    names = ["%s_%d" % (item.role, index) for index, item in enumerate(items)]
     return AutoscalingPlan(
         enabled=bool(intent.enabled),
         engine=intent.engine,
@@ -349,32 +390,19 @@ def plan(intent: AutoscalingIntent) -> AutoscalingPlan:
         auth_secret_name=intent.queue.credentials_secret,
         auth_username_key=intent.queue.username_key,
         auth_password_key=intent.queue.password_key,
-        lists=items,
+        ca_config_map=intent.queue.ca_config_map,
+        ca_key=intent.queue.ca_key,
         polling_interval=intent.polling_interval,
         cooldown_period=intent.cooldown_period,
-        list_length=intent.jobs_per_worker,
-        activation_list_length=intent.activation_jobs,
-        # KEDA: several lists are summed into one composite metric, so taken items count toward the desired
-        # replicas (without it KEDA's HPA would take the maximum over the lists). Engine hpa: the metrics adapter
-        # serves the sum, and the chart rejects a formula.
-        scaling_modifiers_formula=" + ".join(names) if len(names) > 1 and intent.engine == ENGINE_KEDA else "",
-        external_metric_name=intent.external_metric_name,
-        external_average_value=str(intent.jobs_per_worker),
+        lag_count=intent.tasks_per_worker,
+        activation_lag_count=intent.activation_lag,
+        lag_metric_name=intent.lag_metric_name,
+        pending_metric_name=intent.pending_metric_name,
     )
 
 
 # --------------------------------------------------------------------------------------------------------------
 # Timing
-
-
-def worst_case_scale_up_seconds(
-    autoscaling_plan: AutoscalingPlan,
-    hpa_sync_period: int = DEFAULT_SYNC_PERIOD_SECONDS,
-    pod_ready_seconds: int = DEFAULT_POD_READY_SECONDS,
-    metric_staleness_seconds: int = 0,
-) -> Optional[int]:
-    """Worst-case seconds from a sudden backlog at minReplicas to maxReplicas Ready pods; ``None``: never."""
-    return scale_up_timing(autoscaling_plan, hpa_sync_period, pod_ready_seconds, metric_staleness_seconds).seconds
 
 
 def scale_up_timing(
@@ -383,9 +411,10 @@ def scale_up_timing(
     pod_ready_seconds: int = DEFAULT_POD_READY_SECONDS,
     metric_staleness_seconds: int = 0,
 ) -> ScaleUpTiming:
-    """The full worst-case breakdown (see :func:`queue_autoscaling_hpa.worst_case_scale_up`).
+    """The full worst-case breakdown (see :func:`.hpa.worst_case_scale_up`) for a sudden lag.
 
-    With engine ``keda`` and minReplicas 0, the 0 -> 1 step is KEDA's activation at its ``pollingInterval``."""
+    With engine ``keda`` and minReplicas 0, the 0 -> 1 step is KEDA's activation at its ``pollingInterval``. The
+    pending metric only ever asks for as many workers as exist, so the lag alone drives the scale-up."""
     from_zero = autoscaling_plan.engine == ENGINE_KEDA and autoscaling_plan.min_replicas == 0
     return worst_case_scale_up(
         autoscaling_plan.scale_up,
@@ -404,29 +433,39 @@ def intent_scale_up_timing(intent: AutoscalingIntent, autoscaling_plan: Optional
 
 
 def backlog_items(autoscaling_plan: AutoscalingPlan, tolerance: float = DEFAULT_TOLERANCE) -> int:
-    """Size of the sudden backlog the worst-case figure assumes (enough to demand maxReplicas from any count)."""
-    return max(sustained_backlog(autoscaling_plan.max_replicas, autoscaling_plan.list_length, tolerance),
-               autoscaling_plan.activation_list_length + 1)
+    """Size of the sudden lag the worst-case figure assumes (enough to demand maxReplicas from any count)."""
+    return max(sustained_backlog(autoscaling_plan.max_replicas, autoscaling_plan.lag_count, tolerance),
+               autoscaling_plan.activation_lag_count + 1)
+
+
+def is_active(autoscaling_plan: AutoscalingPlan, lag: int, pending: int) -> bool:
+    """KEDA's activity: the lag trigger is active above activationLagCount, the pending one above 0."""
+    return lag > autoscaling_plan.activation_lag_count or pending > 0
 
 
 def desired_replicas(
     autoscaling_plan: AutoscalingPlan,
-    queue_depth: int,
+    lag: int,
+    pending: int,
     current_replicas: Optional[int] = None,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> int:
-    """The replica count the autoscaler wants for ``queue_depth`` items in the counted lists, within min/max.
+    """The replica count the autoscaler wants for ``lag`` waiting and ``pending`` running tasks, within min/max.
 
-    With engine ``keda`` and minReplicas 0, a depth at or below activationListLength means inactive: 0 (KEDA
-    scales to zero once cooldownPeriod has passed). With ``current_replicas`` the HPA's tolerance applies (no change
-    while the usage ratio is within 10 %); without it the plain ``ceil(depth / listLength)`` is bounded. Policies and
-    stabilization windows decide how fast the workload gets there, not where it goes."""
+    With engine ``keda`` and minReplicas 0, an inactive stream (see :func:`is_active`) means 0 (KEDA scales to zero
+    once cooldownPeriod has passed). Otherwise the larger of the two metrics' proposals, each ``ceil(value /
+    target)``; with ``current_replicas`` the HPA's tolerance applies to each (no change while the usage ratio is
+    within 10 %). A lag that Redis cannot determine (``None``) is read by KEDA as a negative number: no backlog."""
+    lag = max(0, lag or 0)
     if autoscaling_plan.engine == ENGINE_KEDA and autoscaling_plan.min_replicas == 0 \
-            and queue_depth <= autoscaling_plan.activation_list_length:
+            and not is_active(autoscaling_plan, lag, pending):
         return 0
-    proposal = external_average_value_replicas(queue_depth, autoscaling_plan.list_length,
-                                               current_replicas or 0, tolerance)
-    return min(autoscaling_plan.max_replicas, max(autoscaling_plan.hpa_min_replicas, proposal))
+    proposals = [
+        external_average_value_replicas(lag, autoscaling_plan.lag_count, current_replicas or 0, tolerance),
+        external_average_value_replicas(pending, autoscaling_plan.pending_entries_count, current_replicas or 0,
+                                        tolerance),
+    ]
+    return min(autoscaling_plan.max_replicas, max(autoscaling_plan.hpa_min_replicas, *proposals))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -506,43 +545,9 @@ def _speed_problems(prefix: str, speed: SpeedIntent) -> List[Problem]:
     return problems
 
 
-def _structure_problems(intent: AutoscalingIntent) -> List[Problem]:
-    """Problems that make the values unusable, before any timing is computed."""
+def _queue_problems(queue: QueueIntent) -> List[Problem]:
     problems: List[Problem] = []
     add = problems.append
-    queue = intent.queue
-    if intent.engine not in ENGINES:
-        add(Problem(ERROR, "engine", "engine must be one of %s, not %r" % (", ".join(ENGINES), intent.engine)))
-    if intent.jobs_per_worker < 1:
-        add(Problem(ERROR, "jobs_per_worker", "jobs_per_worker must be at least 1, not %d: it is the target of "
-                    "queued items per worker (listLength / averageValue), and a zero target cannot be divided by"
-                    % intent.jobs_per_worker))
-    if intent.max_replicas < 1:
-        add(Problem(ERROR, "max_replicas", "max_replicas must be at least 1, not %d" % intent.max_replicas))
-    if intent.min_replicas < 0:
-        add(Problem(ERROR, "min_replicas", "min_replicas must not be negative, not %d" % intent.min_replicas))
-    if intent.max_replicas < intent.min_replicas:
-        add(Problem(ERROR, "max_replicas", "max_replicas (%d) is lower than min_replicas (%d): raise max_replicas or "
-                    "lower min_replicas" % (intent.max_replicas, intent.min_replicas)))
-    if intent.activation_jobs < 0:
-        add(Problem(ERROR, "activation_jobs", "activation_jobs must not be negative"))
-    if intent.engine == ENGINE_KEDA and intent.activation_jobs > 0 and intent.min_replicas >= 1:
-        add(Problem(ERROR, "activation_jobs", "activation_jobs (%d) is ignored by KEDA while min_replicas (%d) is 1 or "
-                    "more: activation only decides between 0 and 1 replica. Set activation_jobs to 0, or min_replicas "
-                    "to 0 to scale to zero" % (intent.activation_jobs, intent.min_replicas)))
-    if intent.engine == ENGINE_HPA:
-        if intent.min_replicas < 1:
-            add(Problem(ERROR, "min_replicas", "engine hpa cannot scale to zero (the HPA needs the alpha "
-                        "HPAScaleToZero feature gate): set min_replicas to 1 or more, or engine to keda"))
-        if intent.activation_jobs > 0:
-            add(Problem(ERROR, "activation_jobs", "activation_jobs is a KEDA setting and has no effect with engine "
-                        "hpa: set it to 0"))
-    if not intent.external_metric_name:
-        add(Problem(ERROR, "external_metric_name", "external_metric_name must not be empty"))
-
-    # Queue
-    if not queue.lists:
-        add(Problem(ERROR, "queue.lists", "queue.lists must name at least one pending list"))
     if queue.address:
         try:
             split_address(queue.address)
@@ -552,34 +557,71 @@ def _structure_problems(intent: AutoscalingIntent) -> List[Problem]:
         add(Problem(ERROR, "queue.database", "queue.database must not be negative"))
     if not queue.password_key:
         add(Problem(ERROR, "queue.password_key", "queue.password_key must name the Secret key of the Redis password"))
-    seen: Dict[str, str] = {}
-    for option, names in (("queue.lists", queue.lists), ("queue.processing_lists", queue.processing_lists)):
-        for name in names:
-            if not name or not str(name).strip():
-                add(Problem(ERROR, option, "%s has an empty list name" % option))
-                continue
-            if _KEY_PATTERN_CHARS.search(name):
-                add(Problem(ERROR, option, "%s entry %r is a key pattern, but LLEN and KEDA's redis scaler count one "
-                            "exact list: name every list, or have workers use one fixed processing list" % (option, name)))
-            if name in seen:
-                add(Problem(ERROR, option, "list %r appears twice (%s and %s): it would be counted twice"
-                            % (name, seen[name], option)))
-            seen[name] = option
-    if queue.processing_lists and not queue.count_processing:
-        add(Problem(ERROR, "queue.count_processing", "items workers have already taken (in %s) are not counted, so the "
-                    "autoscaler sees an empty queue while jobs are still running and scales in (or to zero) under "
-                    "busy workers: set queue.count_processing to true" % ", ".join(queue.processing_lists)))
+    for option, value, required in (("queue.password_key", queue.password_key, False),
+                                    ("queue.username_key", queue.username_key, False),
+                                    ("queue.ca_key", queue.ca_key, True)):
+        if value and not _SECRET_KEY.match(value) or (required and not value):
+            add(Problem(ERROR, option, "%s %r is not a valid Secret/ConfigMap key (letters, digits, '-', '_', '.')"
+                        % (option, value)))
+    for option, value in (("queue.credentials_secret", queue.credentials_secret),
+                          ("queue.ca_config_map", queue.ca_config_map)):
+        if value and not _DNS_SUBDOMAIN.match(value):
+            add(Problem(ERROR, option, "%s %r is not a valid Kubernetes object name" % (option, value)))
+    if queue.ca_config_map and not queue.tls:
+        add(Problem(WARNING, "queue.ca_config_map", "queue.ca_config_map is set but queue.tls is false: KEDA "
+                    "connects without TLS and never uses the CA"))
+    return problems
+
+
+def _structure_problems(intent: AutoscalingIntent) -> List[Problem]:
+    """Problems that make the values unusable, before any timing is computed."""
+    problems: List[Problem] = []
+    add = problems.append
+    if intent.engine not in ENGINES:
+        add(Problem(ERROR, "engine", "engine must be one of %s, not %r" % (", ".join(ENGINES), intent.engine)))
+    if intent.tasks_per_worker < 1:
+        add(Problem(ERROR, "tasks_per_worker", "tasks_per_worker must be at least 1, not %d: it is the target lag "
+                    "per worker (lagCount / the lag metric's averageValue), and a zero target cannot be divided by"
+                    % intent.tasks_per_worker))
+    if intent.max_replicas < 1:
+        add(Problem(ERROR, "max_replicas", "max_replicas must be at least 1, not %d" % intent.max_replicas))
+    if intent.min_replicas < 0:
+        add(Problem(ERROR, "min_replicas", "min_replicas must not be negative, not %d" % intent.min_replicas))
+    if intent.max_replicas < intent.min_replicas:
+        add(Problem(ERROR, "max_replicas", "max_replicas (%d) is lower than min_replicas (%d): raise max_replicas or "
+                    "lower min_replicas" % (intent.max_replicas, intent.min_replicas)))
+    if intent.activation_lag < 0:
+        add(Problem(ERROR, "activation_lag", "activation_lag must not be negative"))
+    if intent.engine == ENGINE_KEDA and intent.activation_lag > 0 and intent.min_replicas >= 1:
+        add(Problem(ERROR, "activation_lag", "activation_lag (%d) is ignored by KEDA while min_replicas (%d) is 1 or "
+                    "more: activation only decides between 0 and 1 replica. Set activation_lag to 0, or min_replicas "
+                    "to 0 to scale to zero" % (intent.activation_lag, intent.min_replicas)))
+    if intent.engine == ENGINE_HPA:
+        if intent.min_replicas < 1:
+            add(Problem(ERROR, "min_replicas", "engine hpa cannot scale to zero (the HPA needs the alpha "
+                        "HPAScaleToZero feature gate): set min_replicas to 1 or more, or engine to keda"))
+        if intent.activation_lag > 0:
+            add(Problem(ERROR, "activation_lag", "activation_lag is a KEDA setting and has no effect with engine "
+                        "hpa: set it to 0"))
+    for option in ("lag_metric_name", "pending_metric_name"):
+        if not getattr(intent, option):
+            add(Problem(ERROR, option, "%s must not be empty" % option))
+    if intent.batch_id and not _BATCH_ID.match(intent.batch_id):
+        add(Problem(ERROR, "batch_id", "batch_id %r is not a batch id (the UUID the producer prints as 'Created "
+                    "batch: <uuid>'; letters, digits, '-', '_', '.')" % intent.batch_id))
+    problems += _queue_problems(intent.queue)
 
     # Speeds and timings
     problems += _speed_problems("scale_up", intent.scale_up)
     problems += _speed_problems("scale_down", intent.scale_down)
     for name, minimum in (("polling_interval", 1), ("cooldown_period", 0), ("hpa_sync_period", 1),
                           ("metrics_scrape_interval", 0), ("pod_ready_seconds", 0), ("target_scale_up_seconds", 1),
-                          ("worker_termination_grace_period_seconds", 0)):
+                          ("worker_termination_grace_period_seconds", 0), ("termination_margin_seconds", 0),
+                          ("max_pods_removed_per_period", 1)):
         if getattr(intent, name) < minimum:
             add(Problem(ERROR, name, "%s must be at least %d, not %d" % (name, minimum, getattr(intent, name))))
-    if intent.max_job_duration_seconds is not None and intent.max_job_duration_seconds < 1:
-        add(Problem(ERROR, "max_job_duration_seconds", "max_job_duration_seconds must be at least 1"))
+    if intent.max_task_seconds is not None and intent.max_task_seconds < 1:
+        add(Problem(ERROR, "max_task_seconds", "max_task_seconds must be at least 1"))
 
     # PDB
     pdb = intent.worker_pdb
@@ -596,56 +638,94 @@ def _structure_problems(intent: AutoscalingIntent) -> List[Problem]:
     return problems
 
 
-def _scale_in_problems(intent: AutoscalingIntent, autoscaling_plan: AutoscalingPlan, pdb: PdbIntent) -> List[Problem]:
-    """Scale-in safety: the scale-down policy against the worker PDB, and the grace period against job duration."""
+def required_grace_seconds(intent: AutoscalingIntent) -> Optional[int]:
+    """The shortest ``terminationGracePeriodSeconds`` that lets a worker finish its longest task after SIGTERM."""
+    if intent.max_task_seconds is None:
+        return None
+    return intent.max_task_seconds + intent.termination_margin_seconds
+
+
+def _grace_problems(intent: AutoscalingIntent) -> List[Problem]:
+    """The grace period must cover the longest task: nothing reclaims the pending entry of a killed worker.
+
+    On SIGTERM the application's worker finishes its task and acks it, then exits only when the next message
+    arrives (which it requeues); an idle worker never exits. So SIGKILL at the end of the grace period always
+    comes, and it must not come before the ack (contract 2.3 and 3: no XCLAIM, no XAUTOCLAIM anywhere)."""
+    grace = intent.worker_termination_grace_period_seconds
+    needed = required_grace_seconds(intent)
+    if needed is None:
+        return [Problem(ERROR, "max_task_seconds", "max_task_seconds is not set, so nothing proves that a worker "
+                        "removed by scale-in (terminationGracePeriodSeconds %d) acks its task before SIGKILL; the "
+                        "application never reclaims the pending entry of a killed worker, so that task would be lost "
+                        "for the batch. Set max_task_seconds to the longest task you accept" % grace)]
+    if grace < needed:
+        return [Problem(ERROR, "worker_termination_grace_period_seconds", "the worker's terminationGracePeriodSeconds "
+                        "(%d) is shorter than max_task_seconds (%d) + termination_margin_seconds (%d): a worker "
+                        "removed by scale-in is SIGKILLed mid-task and its pending entry stays in the group's PEL "
+                        "forever (nothing reclaims it). Set worker.terminationGracePeriodSeconds to %d or more"
+                        % (grace, intent.max_task_seconds, intent.termination_margin_seconds, needed))]
+    return []
+
+
+def _scale_down_rate_problems(intent: AutoscalingIntent, autoscaling_plan: AutoscalingPlan,
+                              pdb: PdbIntent) -> List[Problem]:
+    """How many workers one scale-down period removes: at most ``max_pods_removed_per_period``, and within the PDB."""
     problems: List[Problem] = []
     add = problems.append
     floor = autoscaling_plan.hpa_min_replicas
     rules = autoscaling_plan.scale_down
     period = intent.scale_down.period_seconds
-    worst = None  # (excess, replicas, removed, allowed)
+
+    def culprits(replicas: int, allowed: int) -> List[Tuple[str, ScalingPolicy]]:
+        return [("scale_down.pods_per_period" if policy.type == POLICY_PODS else "scale_down.percent_per_period",
+                 policy) for policy in rules.policies
+                if max_removed_per_period(replicas, ScalingRules((policy,)), floor) > allowed]
+
+    def describe(found: List[Tuple[str, ScalingPolicy]]) -> str:
+        return " and ".join("%s (%d)" % (name, policy.value) for name, policy in found) or \
+            "scale_down.select_policy (%s)" % rules.select_policy
+
+    worst_rate = None  # (removed, replicas)
+    worst_pdb = None  # (excess, replicas, removed, allowed)
     for replicas in range(floor + 1, autoscaling_plan.max_replicas + 1):
         removed = max_removed_per_period(replicas, rules, floor)
+        if removed > intent.max_pods_removed_per_period and (worst_rate is None or removed > worst_rate[0]):
+            worst_rate = (removed, replicas)
         allowed = pdb_allowed_disruptions(pdb, replicas)
-        if removed > allowed and (worst is None or removed - allowed > worst[0]):
-            worst = (removed - allowed, replicas, removed, allowed)
-    if worst is not None:
-        replicas, removed, allowed = worst[1:]
-        culprits = [("scale_down.pods_per_period", policy) if policy.type == POLICY_PODS
-                    else ("scale_down.percent_per_period", policy) for policy in rules.policies
-                    if max_removed_per_period(replicas, ScalingRules((policy,)), floor) > allowed]
-        options = " and ".join("%s (%d)" % (name, policy.value) for name, policy in culprits) or \
-            "scale_down.select_policy (%s)" % rules.select_policy
-        add(Problem(ERROR, culprits[0][0] if culprits else "scale_down.select_policy",
-                    "scale-down removes up to %d worker pods per %d s at %d replicas, more than the %d disruption(s) the "
-                    "worker PDB (%s) allows at that size: lower %s, or loosen worker_pdb"
-                    % (removed, period, replicas, allowed, pdb.describe(), options)))
-
+        if removed > allowed and (worst_pdb is None or removed - allowed > worst_pdb[0]):
+            worst_pdb = (removed - allowed, replicas, removed, allowed)
+    if worst_rate is not None:
+        removed, replicas = worst_rate
+        found = culprits(replicas, intent.max_pods_removed_per_period)
+        add(Problem(ERROR, found[0][0] if found else "scale_down.select_policy",
+                    "scale-down removes up to %d worker pods per %d s (at %d replicas), more than "
+                    "max_pods_removed_per_period (%d): each removed worker may take one more task and requeue it, "
+                    "spending one of the task's attempts. Lower %s, or raise max_pods_removed_per_period"
+                    % (removed, period, replicas, intent.max_pods_removed_per_period, describe(found))))
+    if worst_pdb is not None:
+        replicas, removed, allowed = worst_pdb[1:]
+        found = culprits(replicas, allowed)
+        add(Problem(ERROR, found[0][0] if found else "scale_down.select_policy",
+                    "scale-down removes up to %d worker pods per %d s at %d replicas, more than the %d disruption(s) "
+                    "the worker PDB (%s) allows at that size: lower %s, or loosen worker_pdb"
+                    % (removed, period, replicas, allowed, pdb.describe(), describe(found))))
     if pdb_allowed_disruptions(pdb, floor) == 0:
         add(Problem(ERROR, "worker_pdb", "the worker PDB (%s) allows no eviction at %d worker(s), the fewest the HPA "
                     "keeps (min_replicas=%d), so node drains block while the workers sit at their minimum: raise "
                     "min_replicas or loosen worker_pdb" % (pdb.describe(), floor, intent.min_replicas)))
 
+    # A removed worker terminates for up to the whole grace period (an idle one ignores SIGTERM).
     grace = intent.worker_termination_grace_period_seconds
-    job = intent.max_job_duration_seconds
-    if job is None:
-        add(Problem(WARNING, "max_job_duration_seconds", "max_job_duration_seconds is not set, so nothing proves that a "
-                    "worker removed by scale-in (worker_termination_grace_period_seconds=%d) finishes its job" % grace))
-    elif grace < job:
-        add(Problem(ERROR, "worker_termination_grace_period_seconds", "worker_termination_grace_period_seconds (%d) is "
-                    "shorter than max_job_duration_seconds (%d): a worker removed by scale-in is killed mid-job. Raise "
-                    "worker_termination_grace_period_seconds to %d or more (and keep the chart's worker drain timeout "
-                    "below it)" % (grace, job, job)))
-    drain = job if job is not None else grace
-    if not rules.disabled and 0 < period < drain and autoscaling_plan.max_replicas > floor:
+    if not rules.disabled and 0 < period < grace and autoscaling_plan.max_replicas > floor:
         removed_max = max_removed_per_period(autoscaling_plan.max_replicas, rules, floor)
-        terminating = min(autoscaling_plan.max_replicas - floor, removed_max * int(math.ceil(float(drain) / period)))
+        terminating = min(autoscaling_plan.max_replicas - floor, removed_max * int(math.ceil(float(grace) / period)))
         allowed_max = pdb_allowed_disruptions(pdb, autoscaling_plan.max_replicas)
         if terminating > allowed_max:
-            add(Problem(WARNING, "scale_down.period_seconds", "pods removed in one scale-down period may still be "
-                        "finishing jobs (up to %d s) when the next period removes more: up to %d workers terminating at "
-                        "once, while the worker PDB allows %d; raise scale_down.period_seconds to %d to stay within it"
-                        % (drain, terminating, allowed_max, drain)))
+            add(Problem(WARNING, "scale_down.period_seconds", "workers removed in one scale-down period stay "
+                        "Terminating for up to terminationGracePeriodSeconds (%d s; an idle worker ignores SIGTERM) "
+                        "when the next period removes more: up to %d workers terminating at once, while the worker "
+                        "PDB allows %d; raise scale_down.period_seconds to %d to stay within it"
+                        % (grace, terminating, allowed_max, grace)))
     return problems
 
 
@@ -753,15 +833,16 @@ def validate(
 ) -> List[Problem]:
     """Every problem with ``intent`` and its plan, errors first. ``pdb`` defaults to ``intent.worker_pdb``.
 
-    Structural errors (min/max, zero targets, list names, activation, ranges) are reported first; the scale-up
-    time and scale-in safety are only judged when the structure is sound. A disabled autoscaler is only checked
-    for structure."""
+    Structural errors (min/max, zero targets, names, activation, ranges) are reported first; the scale-up time and
+    scale-in safety are only judged when the structure is sound. A disabled autoscaler is only checked for
+    structure."""
     autoscaling_plan = autoscaling_plan or plan(intent)
     pdb = pdb or intent.worker_pdb
     problems = _structure_problems(intent)
     if intent.enabled and not any(problem.is_error for problem in problems):
         problems += _timing_problems(intent, timing or intent_scale_up_timing(intent, autoscaling_plan))
-        problems += _scale_in_problems(intent, autoscaling_plan, pdb)
+        problems += _grace_problems(intent)
+        problems += _scale_down_rate_problems(intent, autoscaling_plan, pdb)
     return sorted(problems, key=lambda problem: 0 if problem.is_error else 1)
 
 
@@ -778,7 +859,6 @@ class Assessment:
     scale_up: Optional[ScaleUpTiming]
     scale_in: Optional[Dict[str, Any]]
     backlog_items: Optional[int] = None
-    extra: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def errors(self) -> List[Problem]:
@@ -790,7 +870,8 @@ class Assessment:
 
 
 def scale_in_summary(intent: AutoscalingIntent, autoscaling_plan: AutoscalingPlan) -> Dict[str, Any]:
-    """Scale-in figures: the fastest removal per period, what the PDB allows, and the time from max back to min.
+    """Scale-in figures: the fastest removal per period, what the PDB allows, the time from max back to min, and
+    the grace period the longest task needs.
 
     Call it on a structurally valid intent (the PDB values must parse)."""
     floor = autoscaling_plan.hpa_min_replicas
@@ -800,7 +881,8 @@ def scale_in_summary(intent: AutoscalingIntent, autoscaling_plan: AutoscalingPla
     to_floor = scale_down_seconds(rules, autoscaling_plan.max_replicas, floor, intent.hpa_sync_period,
                                   intent.metric_staleness_seconds)
     if autoscaling_plan.engine == ENGINE_KEDA and autoscaling_plan.min_replicas == 0:
-        # KEDA scales straight to zero once the lists stayed at or below activation for cooldownPeriod.
+        # KEDA scales straight to zero once no trigger was active (lag at or below activation, nothing pending)
+        # for cooldownPeriod.
         seconds: Optional[int] = autoscaling_plan.cooldown_period + autoscaling_plan.polling_interval
     else:
         seconds = to_floor
@@ -811,6 +893,8 @@ def scale_in_summary(intent: AutoscalingIntent, autoscaling_plan: AutoscalingPla
         "max_pods_removed_per_period": removed,
         "period_seconds": intent.scale_down.period_seconds,
         "pdb_allowed_disruptions_at_min": pdb_allowed_disruptions(intent.worker_pdb, floor),
+        "termination_grace_period_seconds": intent.worker_termination_grace_period_seconds,
+        "required_grace_period_seconds": required_grace_seconds(intent),
     }
 
 
@@ -828,12 +912,3 @@ def assess(intent: AutoscalingIntent) -> Assessment:
     problems = validate(intent, autoscaling_plan, timing=timing)
     return Assessment(plan=autoscaling_plan, problems=tuple(problems), scale_up=timing, scale_in=scale_in,
                       backlog_items=backlog)
-
-
-def counted_depth(autoscaling_plan: AutoscalingPlan, depths: Mapping[str, int]) -> int:
-    """Items the autoscaler counts, given the length of each list (lists missing from ``depths`` count 0)."""
-    return sum(int(depths.get(item.name, 0)) for item in autoscaling_plan.lists)
-
-
-def list_names(autoscaling_plan: AutoscalingPlan) -> Sequence[str]:
-    return [item.name for item in autoscaling_plan.lists]
