@@ -233,7 +233,7 @@ def check_password_login(
     except Exception as exc:  # pylint: disable=broad-except
         raise RotationError(
             mask("%s: the new secret does not work on %s: %s: %s" % (what, endpoint, type(exc).__name__, exc),
-                         [password])
+                 [password])
         ) from None
     finally:
         close = getattr(client, "close", None)
@@ -260,7 +260,6 @@ def password_login_params(connection: Mapping[str, Any], password: Optional[str]
 def default_password_client(connection: Mapping[str, Any], password: str) -> Any:
     """A redis-py client for a test connection with a password and no username (the ``default`` user)."""
     return redis_client(password_login_params(connection, password))
-
 
 
 def build_backend(params: Optional[Mapping[str, Any]]) -> RedisAclBackend:

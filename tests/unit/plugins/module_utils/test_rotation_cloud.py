@@ -44,6 +44,7 @@ def build_consumer(spec):
     return {"aws_secretsmanager": aws.build_consumer, "azure_keyvault": azure_rotation.build_consumer}[spec["type"]](
         spec)
 
+
 try:
     import boto3
     from botocore.stub import Stubber
@@ -432,14 +433,14 @@ def test_consumer_keys_are_checked():
 def test_aws_client_options(monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     client = aws.aws_client("secretsmanager", {"region": "eu-west-1", "endpoint_url": "http://127.0.0.1:1",
-                                                          "aws_access_key_id": "a", "aws_secret_access_key": "b"},
-                                       "consumers[aws_secretsmanager]")
+                                               "aws_access_key_id": "a", "aws_secret_access_key": "b"},
+                            "consumers[aws_secretsmanager]")
     assert client.meta.region_name == "eu-west-1" and client.meta.endpoint_url == "http://127.0.0.1:1"
     with pytest.raises(RotationError, match="aws_access_key_id and aws_secret_access_key must be set together"):
         aws.aws_client("secretsmanager", {"aws_access_key_id": "a"}, "elasticache")
     with pytest.raises(RotationError, match="profile and aws_access_key_id are mutually exclusive"):
         aws.aws_client("secretsmanager", {"aws_access_key_id": "a", "aws_secret_access_key": "b",
-                                                     "profile": "p"}, "elasticache")
+                                          "profile": "p"}, "elasticache")
 
 
 # Azure: a local stand-in for ARM and Key Vault -----------------------------------------------------------------------

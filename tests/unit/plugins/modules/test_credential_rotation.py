@@ -116,14 +116,14 @@ def test_argument_errors_name_the_option(tmp_path, memory_backend, change, words
 URL = "postgresql://{username}:{password}@db.internal:5432/nl2api?sslmode=verify-full"
 
 
+WHERE = "consumers[0].url_keys.postgres-url"
+
+
 @pytest.mark.parametrize("url_keys,words", [
-    ({"postgres-url": "postgresql://{username}:{pasword}@db:5432/nl2api"}, ["consumers[0].url_keys.postgres-url",
-                                                                         "unknown placeholder {pasword}"]),
-    ({"postgres-url": "db.internal:5432/{username}:{password}"}, ["consumers[0].url_keys.postgres-url", "scheme"]),
-    ({"postgres-url": "postgresql://{username}@db:5432/nl2api"}, ["consumers[0].url_keys.postgres-url",
-                                                                "has no {password}"]),
-    ({"postgres-url": "postgresql://db:5432/nl2api?password={password}"}, ["consumers[0].url_keys.postgres-url",
-                                                                         "user info"]),
+    ({"postgres-url": "postgresql://{username}:{pasword}@db:5432/nl2api"}, [WHERE, "unknown placeholder {pasword}"]),
+    ({"postgres-url": "db.internal:5432/{username}:{password}"}, [WHERE, "scheme"]),
+    ({"postgres-url": "postgresql://{username}@db:5432/nl2api"}, [WHERE, "has no {password}"]),
+    ({"postgres-url": "postgresql://db:5432/nl2api?password={password}"}, [WHERE, "user info"]),
     ({"DATABASE_USER": URL}, ["DATABASE_USER in both keys and url_keys"]),
 ])
 def test_url_key_errors_name_the_url_key(tmp_path, memory_backend, url_keys, words):
