@@ -262,7 +262,11 @@ class Harness:
         r.check("wheel: migrations are package data", len(sql) >= 4, ", ".join(Path(n).name for n in sql))
         metadata = next(n for n in names if n.endswith("/METADATA"))
         text = zipfile.ZipFile(self.args.wheel).read(metadata).decode()
-        r.check("wheel: httpx is declared by no extra", "httpx" not in text)
+        requires = [line for line in text.splitlines() if line.startswith("Requires-Dist:")]
+        r.check("wheel: httpx is declared by no extra", not any("httpx" in line for line in requires))
+        r.check("wheel: redis only in the mcp-server extra",
+                [line for line in requires if line.split()[1].startswith("redis")] == [
+                    "Requires-Dist: redis>=5.0.0; extra == 'mcp-server'"])
 
     def check_imports(self) -> None:
         r = self.results
@@ -386,8 +390,20 @@ class Harness:
         status, body = http(base + "/mcp", "POST", {"X-Client-ID": "selfcheck"},
                             {"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
         r.check("mcp: JSON-RPC tools/list on /mcp", status == 200 and "tools" in body.get("result", {}))
-        status, _ = http(base + "/mcp", "POST", {"X-Client-ID": "selfcheck"}, {"jsonrpc": "2.0", "method": "ping"})
+        status, _body = http(base + "/mcp", "POST", {"X-Client-ID": "selfcheck"}, {"jsonrpc": "2.0", "method": "ping"})
         r.check("mcp: a JSON-RPC notification answers 204", status == 204)
+        statuses = [http(base + "/metrics", headers={"X-Client-ID": "rate-limited"})[0] for _attempt in range(101)]
+        r.check("mcp: the 101st request of a client within 60 s gets 429 (in-process limit)",
+                statuses[:100] == [404] * 100 and statuses[100] == 429, f"last={statuses[-1]}")
+        r.check("mcp: /health is not rate limited", http(base + "/health")[0] == 200)
+        oversized = urllib.request.Request(base + "/api/resolve", data=b" " * (1024 * 1024 + 1), method="POST",
+                                           headers={"X-Client-ID": "selfcheck", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(oversized, timeout=15) as response:  # noqa: S310 - loopback only
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        r.check("mcp: a body above 1 MiB gets 413", status == 413, f"status={status}")
         code = self.stop(server)
         r.check("mcp: SIGTERM -> uvicorn graceful shutdown, pool closed",
                 graceful(code, log) and "Database pool closed" in log.read_text(), f"rc={code}")
@@ -510,7 +526,7 @@ class Harness:
         r.check("worker: stream deleted under a blocked read -> exit 1", code == 1, f"rc={code}")
 
         # A restarted worker re-creates the stream and blocks for ever.
-        worker, _ = self.start("worker-restart", module, **self.worker_env(batch, "worker-c"))
+        worker, _log = self.start("worker-restart", module, **self.worker_env(batch, "worker-c"))
         time.sleep(6)
         r.check("worker: restarted on a deleted batch -> re-creates the empty stream and waits",
                 worker.poll() is None and self.redis.exists(stream) == 1 and self.redis.xlen(stream) == 0)
@@ -553,8 +569,8 @@ class Harness:
         wait_until(lambda: "Created batch:" in log.read_text(), 30)
         found = re.search(r"Created batch: ([0-9a-f-]{36})", log.read_text())
         batch = found.group(1) if found else "missing"
-        worker, _ = self.start("worker-external", ["-m", "src.evalkit.distributed"],
-                               **self.worker_env(batch, "pod-1", EVAL_MODE="resolver"))
+        worker, _log = self.start("worker-external", ["-m", "src.evalkit.distributed"],
+                                  **self.worker_env(batch, "pod-1", EVAL_MODE="resolver"))
         try:
             code = producer.wait(timeout=90)
         except subprocess.TimeoutExpired:

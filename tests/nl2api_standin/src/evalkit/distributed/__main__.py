@@ -78,7 +78,7 @@ async def build_dependencies(args: argparse.Namespace) -> tuple[Any, Any, Any]:
             await asyncio.sleep(random.uniform(0.05, 0.2))  # noqa: S311 - simulated latency, as the real mode has
             generated = test_case.expected_identifier
         else:
-            found = await resolver.resolve_single(test_case.entity_name or test_case.nl_query)
+            found = await resolver.resolve_test_case(test_case)
             generated = found.identifier if found else None
         scorecard = pack.evaluate(
             test_case,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from CONTRACTS import CONTRACTS_ORIGIN  # noqa: F401  (the real resolver chain needs CONTRACTS as well)
+from CONTRACTS import TestCase
 from src.evalkit.common.entity_resolution import ResolvedEntity, resolve_via_database
 from src.evalkit.common.resilience import CircuitBreaker, CircuitOpenError
 from src.evalkit.common.telemetry import get_tracer
@@ -51,3 +51,7 @@ class ExternalEntityResolver:
             except Exception as exc:  # noqa: BLE001 - egress failures only make the entity unresolved
                 logger.warning("OpenFIGI lookup of %r failed: %s", name, exc)
             return None
+
+    async def resolve_test_case(self, test_case: TestCase) -> ResolvedEntity | None:
+        """The entity a test case asks about: expected_response.input_entity, else the whole query."""
+        return await self.resolve_single(test_case.entity_name or test_case.nl_query)

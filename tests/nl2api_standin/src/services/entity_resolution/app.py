@@ -82,7 +82,7 @@ def create_app(config: EntityServiceConfig) -> FastAPI:
     state: dict[str, Any] = {}
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_application: FastAPI) -> AsyncIterator[None]:
         import asyncpg
 
         logger.info("Starting entity resolution service: %s", config.server_name)

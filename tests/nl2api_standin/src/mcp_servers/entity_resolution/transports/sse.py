@@ -93,7 +93,7 @@ def create_app(config: EntityServerConfig) -> FastAPI:
     holder: dict[str, EntityResolutionMCPServer] = {}
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_application: FastAPI) -> AsyncIterator[None]:
         server = EntityResolutionMCPServer(config)
         await server.initialize()
         holder["server"] = server
