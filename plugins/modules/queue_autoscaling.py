@@ -350,6 +350,9 @@ notes:
   - Redis 7 or later, for the consumer-group C(lag) that KEDA's C(lagCount) reads.
   - "A lag Redis cannot determine (entries deleted or trimmed before delivery: the application trims the task
     stream to about 100000 entries) reads as no backlog: keep a batch's deliveries, retries included, below that."
+  - "A task whose worker was killed anyway (OOM, node loss) stays pending forever, since the application never
+    reclaims it: the pending trigger then keeps one worker up for it and KEDA never scales to zero, which makes it
+    visible. Requeue such a task by hand (C(XCLAIM) to a live consumer, or C(XACK) and C(XADD) it again)."
 seealso:
   - name: KEDA Redis Streams scaler
     description: The triggers the chart renders with O(engine=keda).
