@@ -269,13 +269,6 @@ service name is fully qualified).
 {{- if or $r.enableTLS (and (not $r.address) (eq (include "nl2api.redis.tls" .) "true")) -}}true{{- else -}}false{{- end -}}
 {{- end -}}
 
-{{/* Comma-separated names of the Redis lists counted by the worker autoscaler. */}}
-{{- define "nl2api.worker.listNames" -}}
-{{- $names := list -}}
-{{- range .Values.worker.autoscaling.lists }}{{ $names = append $names .name }}{{ end -}}
-{{- join "," $names -}}
-{{- end -}}
-
 {{/* Name of the Secret the app reads (whichever source is configured; a batch uses its platform's). */}}
 {{- define "nl2api.secretName" -}}
 {{- if .Values.secrets.existingSecret -}}

@@ -143,39 +143,8 @@ Included once from configmap.yaml (always rendered).
 {{- if and (eq $wa.engine "hpa") (lt (int $wa.minReplicas) 1) -}}
 {{- fail "worker.autoscaling.minReplicas=0 (scale to zero) requires worker.autoscaling.engine=keda; an HPA needs minReplicas >= 1" -}}
 {{- end -}}
-{{- if and (eq $wa.engine "hpa") $wa.keda.scalingModifiersFormula -}}
-{{- fail (printf "worker.autoscaling.keda.scalingModifiersFormula=%q contradicts worker.autoscaling.engine=hpa: the formula is a KEDA feature (sum the lists in the metrics adapter instead, or use engine keda)" $wa.keda.scalingModifiersFormula) -}}
-{{- end -}}
-{{- if eq $wa.engine "keda" -}}
-{{- if not $wa.lists -}}
-{{- fail "worker.autoscaling.lists is empty: list at least the pending queue" -}}
-{{- end -}}
-{{- $names := list -}}
-{{- range $i, $l := $wa.lists -}}
-{{- if has $l.name $names -}}
-{{- fail (printf "worker.autoscaling.lists[%d].name=%s is listed twice" $i $l.name) -}}
-{{- end -}}
-{{- $names = append $names $l.name -}}
-{{- end -}}
-{{- if not (include "nl2api.worker.redisAddress" .) -}}
+{{- if and (eq $wa.engine "keda") (not (include "nl2api.worker.redisAddress" .)) -}}
 {{- fail "worker.autoscaling.redis.address is empty and cannot be derived from the Redis settings" -}}
-{{- end -}}
-{{- with $wa.keda.scalingModifiersFormula -}}
-{{- $triggers := list -}}
-{{- range $i, $l := $wa.lists }}{{ $triggers = append $triggers (printf "%s_%d" $l.role $i) }}{{ end -}}
-{{- $used := 0 -}}
-{{- range $ident := regexFindAll "[A-Za-z_][A-Za-z0-9_]*" . -1 -}}
-{{- if regexMatch "^(pending|processing)_[0-9]+$" $ident -}}
-{{- if not (has $ident $triggers) -}}
-{{- fail (printf "worker.autoscaling.keda.scalingModifiersFormula=%q references %s, which is not a trigger name; trigger names are: %s" $.Values.worker.autoscaling.keda.scalingModifiersFormula $ident (join ", " $triggers)) -}}
-{{- end -}}
-{{- $used = add1 $used -}}
-{{- end -}}
-{{- end -}}
-{{- if eq $used 0 -}}
-{{- fail (printf "worker.autoscaling.keda.scalingModifiersFormula=%q references no trigger; trigger names are: %s" . (join ", " $triggers)) -}}
-{{- end -}}
-{{- end -}}
 {{- end -}}
 {{- $workerReplicas = int $wa.minReplicas -}}
 {{- $workerReplicasPath = "worker.autoscaling.minReplicas" -}}
