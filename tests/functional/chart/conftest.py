@@ -30,6 +30,14 @@ RELEASE = "rel"
 NAMESPACE = "nl2api"
 KUBERNETES_VERSIONS = ("1.31", "1.35")
 
+# A batch release (playbooks/run_batch.yml): the producer Job and, with worker.batchId, the batch's workers. It uses
+# the platform release's Secret, ConfigMap and data stores, here those of release RELEASE (full name rel-nl2api).
+BATCH_ID = "0b7e3c1e-1111-4222-8333-444455556666"
+BATCH_VALUES = {"batch": {"enabled": True, "platformRelease": f"{RELEASE}-nl2api",
+                          "producer": {"label": "L", "tags": ["smoke"]}},
+                "worker": {"batchId": BATCH_ID}}
+BATCH_RELEASE = "batch"
+
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 RECOMMENDED_LABELS = (
     "app.kubernetes.io/name",
@@ -122,20 +130,24 @@ class Chart:
         return proc.stdout
 
     def template_text(self, env: str | None = None, values: dict | None = None,
-                      extra_args: Iterable[str] = (), chart_dir: Path = CHART_DIR) -> str:
-        return self.run(["template", RELEASE, str(chart_dir), "--namespace", NAMESPACE,
+                      extra_args: Iterable[str] = (), chart_dir: Path = CHART_DIR, release: str = RELEASE) -> str:
+        return self.run(["template", release, str(chart_dir), "--namespace", NAMESPACE,
                          *self._values_args(env, values), *extra_args])
 
-    def render(self, env: str | None = None, values: dict | None = None) -> list[dict]:
-        key = json.dumps([env, values], sort_keys=True)
+    def render(self, env: str | None = None, values: dict | None = None, release: str = RELEASE) -> list[dict]:
+        key = json.dumps([env, values, release], sort_keys=True)
         if key not in self._cache:
-            text = self.template_text(env, values)
+            text = self.template_text(env, values, release=release)
             self._cache[key] = [doc for doc in yaml.load_all(text, Loader=_YAML_LOADER) if doc]
         return copy.deepcopy(self._cache[key])
 
-    def render_error(self, env: str | None = None, values: dict | None = None) -> str:
+    def render_batch(self, env: str | None = None, values: dict | None = None) -> list[dict]:
+        """A batch release (release BATCH_RELEASE) of the platform release RELEASE, `values` merged over it."""
+        return self.render(env, deep_merge(BATCH_VALUES, values or {}), release=BATCH_RELEASE)
+
+    def render_error(self, env: str | None = None, values: dict | None = None, release: str = RELEASE) -> str:
         try:
-            self.template_text(env, values)
+            self.template_text(env, values, release=release)
         except HelmError as exc:
             return exc.stderr
         raise AssertionError(f"helm template unexpectedly succeeded (env={env}, values={values})")
@@ -337,6 +349,9 @@ class Helpers:
     deep_merge = staticmethod(deep_merge)
     load_env_values = staticmethod(load_env_values)
     RELEASE = RELEASE
+    BATCH_ID = BATCH_ID
+    BATCH_VALUES = BATCH_VALUES
+    BATCH_RELEASE = BATCH_RELEASE
     NAMESPACE = NAMESPACE
     ENVIRONMENTS = ENVIRONMENTS
     KUBERNETES_VERSIONS = KUBERNETES_VERSIONS

@@ -1,6 +1,7 @@
 """The shell/Python snippets the chart embeds, executed for real on this machine:
-the in-cluster Redis start script (with a real redis-server), the worker's preStop drain hook and
-heartbeat liveness and readiness probes, and the helm test pod's checks against a local HTTP server."""
+the in-cluster Redis start script (with a real redis-server), the worker's preStop hook (against a real
+redis-server holding the batch's stream and consumer group), and the helm test pod's checks against a local HTTP
+server."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def test_redis_start_script_enforces_acl(chart, h, tmp_path, username):
     if not redis_server:
         pytest.fail("redis-server not found: apt-get install redis-server (make setup installs it)")
     import redis  # pylint: disable=import-outside-toplevel
-    docs = chart.render("dev", {"secrets": {"values": {"REDIS_USERNAME": username, "REDIS_PASSWORD": "pw123"}}})
+    docs = chart.render("dev", {"secrets": {"values": {"redis-username": username, "redis-password": "pw123"}}})
     c = container_of(h, docs, "StatefulSet", "rel-nl2api-redis")
     assert c["command"][:2] == ["sh", "-c"]
     port = free_port()
@@ -77,8 +78,10 @@ def test_redis_start_script_enforces_acl(chart, h, tmp_path, username):
             redis.Redis(port=port, username=username, password="wrong", retry=no_retry).ping()
         with pytest.raises((redis.AuthenticationError, redis.ResponseError)):
             redis.Redis(port=port, retry=no_retry).ping()
-        client.lpush("nl2api:evaluations", "job")
-        assert client.llen("nl2api:evaluations") == 1
+        # What the application does with it: a batch's task stream and its consumer group.
+        client.xgroup_create("eval:tasks:b1", "eval-workers", id="0", mkstream=True)
+        client.xadd("eval:tasks:b1", {"task_id": "t1"})
+        assert client.xreadgroup("eval-workers", "w1", {"eval:tasks:b1": ">"}, count=1)
         # The configuration file is private to the redis user and holds no password in clear.
         conf = conf_dir / "redis.conf"
         assert oct(conf.stat().st_mode & 0o777) == "0o600"
@@ -99,7 +102,7 @@ def test_redis_start_script_enforces_acl(chart, h, tmp_path, username):
         probe_user = redis.Redis(port=port, username="nl2api-probe",
                                  password=(conf_dir / "probe-password").read_text(), retry=no_retry)
         with pytest.raises(redis.exceptions.NoPermissionError):
-            probe_user.get("nl2api:evaluations")
+            probe_user.xlen("eval:tasks:b1")
         # A rotation as nl2api.deploy.credential_rotation does it (second password, then the old one revoked)
         # leaves both probes passing: the kubelet would not restart Redis.
         new_hash = hashlib.sha256(b"rotated-pw").hexdigest()
@@ -159,56 +162,103 @@ def test_redis_start_script_admin_user(chart, h, tmp_path):
 
 # ------------------------------------------------------------------ worker hooks
 
-def test_worker_prestop_waits_while_busy(chart, h, tmp_path):
-    c = container_of(h, chart.render("dev"), "Deployment", "rel-nl2api-worker")
-    hook = c["lifecycle"]["preStop"]["exec"]["command"]
-    env = {"WORKER_DRAIN_FILE": str(tmp_path / "drain"), "WORKER_BUSY_FILE": str(tmp_path / "busy"),
-           "WORKER_DRAIN_TIMEOUT_SECONDS": "30"}
-    busy = tmp_path / "busy"
-    busy.touch()
-    threading.Timer(1.5, busy.unlink).start()  # the job finishes 1.5 s into the drain
-    start = time.monotonic()
-    result = run_python_snippet(hook, env)
-    elapsed = time.monotonic() - start
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "drain").exists()
-    assert 1.4 <= elapsed < 10
-    # Bounded: a job that never finishes does not hold the hook past the timeout.
-    busy.touch()
-    start = time.monotonic()
-    result = run_python_snippet(hook, {**env, "WORKER_DRAIN_TIMEOUT_SECONDS": "1"})
-    assert result.returncode == 0 and time.monotonic() - start < 5
-    # Idle worker: only the short settle delay.
-    busy.unlink()
-    start = time.monotonic()
-    assert run_python_snippet(hook, env).returncode == 0
-    assert time.monotonic() - start < 4
+def start_redis(tmp_path: Path) -> tuple[subprocess.Popen, int]:
+    redis_server = shutil.which("redis-server")
+    if not redis_server:
+        pytest.fail("redis-server not found: apt-get install redis-server (make setup installs it)")
+    import redis  # pylint: disable=import-outside-toplevel
+    port = free_port()
+    proc = subprocess.Popen([redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            if redis.Redis(port=port, socket_timeout=1).ping():
+                return proc, port
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError("redis-server did not start") from None
+            time.sleep(0.1)
 
 
-@pytest.mark.parametrize("probe_name", ["livenessProbe", "readinessProbe"])
-def test_worker_probes_read_heartbeat(chart, h, tmp_path, probe_name):
-    c = container_of(h, chart.render("prod"), "Deployment", "rel-nl2api-worker")
-    probe = c[probe_name]["exec"]["command"]
-    heartbeat = tmp_path / "heartbeat"
-    env = {"NL2API_WORKER_HEARTBEAT_FILE": str(heartbeat), "NL2API_WORKER_HEARTBEAT_MAX_AGE": "30"}
-    assert run_python_snippet(probe, env).returncode != 0  # no heartbeat yet
-    heartbeat.touch()
-    assert run_python_snippet(probe, env).returncode == 0
-    old = time.time() - 120
-    os.utime(heartbeat, (old, old))
-    assert run_python_snippet(probe, env).returncode != 0  # stuck loop
+def prestop_hook(chart, h, max_task_seconds: int) -> list[str]:
+    docs = chart.render_batch("dev", {"worker": {"shutdown": {"maxTaskSeconds": max_task_seconds},
+                                                 "terminationGracePeriodSeconds": 60}})
+    return container_of(h, docs, "Deployment", "batch-nl2api-worker")["lifecycle"]["preStop"]["exec"]["command"]
+
+
+def run_hook(hook: list[str], worker_pid: int, env: dict) -> tuple[subprocess.Popen, float]:
+    """Start the hook with its SIGTERM aimed at `worker_pid` (in the pod: nl2api-run, PID 1)."""
+    assert "os.kill(1, signal.SIGTERM)" in hook[2]
+    script = hook[2].replace("os.kill(1, signal.SIGTERM)", f"os.kill({worker_pid}, signal.SIGTERM)")
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, time.monotonic()
+
+
+def test_worker_prestop_waits_for_the_task_in_flight(chart, h, tmp_path):
+    import redis  # pylint: disable=import-outside-toplevel
+    server, port = start_redis(tmp_path)
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        client = redis.Redis(port=port, decode_responses=True)
+        stream = "eval:tasks:b1"
+        client.xgroup_create(stream, "eval-workers", id="0", mkstream=True)
+        client.xadd(stream, {"task_id": "t1"})
+        client.xadd(stream, {"task_id": "t2"})
+        # This pod's consumer holds t1; another pod's consumer holds t2 (which must not delay this pod).
+        ((_, [(t1, _fields)]),) = client.xreadgroup("eval-workers", "worker-a", {stream: ">"}, count=1)
+        client.xreadgroup("eval-workers", "worker-b", {stream: ">"}, count=1)
+        env = {"EVAL_BATCH_ID": "b1", "EVAL_WORKER_ID": "worker-a", "EVAL_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+        hook, started = run_hook(prestop_hook(chart, h, 30), stand_in.pid, env)
+        # The worker is told to stop first.
+        assert stand_in.wait(timeout=10) == -15
+        time.sleep(1.5)
+        assert hook.poll() is None, "the hook returned while this pod's task was still pending"
+        client.xack(stream, "eval-workers", t1)
+        assert hook.wait(timeout=10) == 0, hook.stderr.read() if hook.stderr else ""
+        assert 1.5 <= time.monotonic() - started < 10
+        # Bounded by worker.shutdown.maxTaskSeconds: a task that never finishes does not hold the pod.
+        client.xadd(stream, {"task_id": "t3"})
+        client.xreadgroup("eval-workers", "worker-a", {stream: ">"}, count=1)
+        assert client.xpending_range(stream, "eval-workers", "-", "+", 1, consumername="worker-a")
+        sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        hook, started = run_hook(prestop_hook(chart, h, 2), sleeper.pid, env)
+        assert hook.wait(timeout=15) == 0 and 1.5 < time.monotonic() - started < 10
+        sleeper.wait(timeout=10)
+        # The producer deleted the stream (the batch is over): nothing to wait for.
+        client.delete(stream)
+        sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        hook, started = run_hook(prestop_hook(chart, h, 30), sleeper.pid, env)
+        assert hook.wait(timeout=10) == 0 and time.monotonic() - started < 5
+        sleeper.wait(timeout=10)
+    finally:
+        stand_in.kill()
+        server.terminate()
+        server.wait(timeout=10)
 
 
 # ------------------------------------------------------------------ helm test pod
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     statuses: dict[str, int] = {}
+    #: What a request without X-Client-ID gets on a non-exempt path (the server's answer: 401).
+    post_status = 401
 
     def do_GET(self):  # noqa: N802 (http.server API)
         status = self.statuses.get(self.path, 404)
         self.send_response(status)
         self.end_headers()
         self.wfile.write(b"ok" if status == 200 else b"no")
+
+    def do_POST(self):  # noqa: N802 (http.server API)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        status = self.post_status if "X-Client-ID" not in self.headers else 200
+        self.send_response(status)
+        self.end_headers()
+        self.wfile.write(b"{}")
 
     def log_message(self, *_args):
         pass
@@ -230,19 +280,26 @@ def test_helm_test_pod_checks_health_and_ready(chart, h, api_server):
     env["API_URL"] = f"http://127.0.0.1:{api_server.server_address[1]}"
     env.update(CHECK_ATTEMPTS="2", CHECK_INTERVAL_SECONDS="0.1")
     _Handler.statuses = {"/health": 200, "/ready": 200}
+    _Handler.post_status = 401
     result = run_python_snippet(c["command"], env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "GET " + env["API_URL"] + "/health -> 200" in result.stdout
     assert "GET " + env["API_URL"] + "/ready -> 200" in result.stdout
+    assert "without X-Client-ID -> 401" in result.stdout
     _Handler.statuses = {"/health": 200, "/ready": 503}
     result = run_python_snippet(c["command"], env)
     assert result.returncode == 1
     assert "/ready attempt 2 failed" in result.stdout
+    # A server that accepts a request without X-Client-ID fails the test too.
+    _Handler.statuses = {"/health": 200, "/ready": 200}
+    _Handler.post_status = 200
+    result = run_python_snippet(c["command"], env)
+    assert result.returncode == 1 and "without X-Client-ID was accepted" in result.stdout
 
 
 def test_chart_snippets_need_no_extra_tools(chart, h):
     """App-image snippets use python only (the images have no curl, wget or sleep guarantees)."""
-    docs = chart.render("prod")
+    docs = chart.render("prod") + chart.render_batch("prod")
     for name, _meta, spec in h.pod_specs(docs):
         for c in spec["containers"]:
             if "otel-collector" in c["image"]:
