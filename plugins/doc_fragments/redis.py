@@ -28,7 +28,7 @@ options:
     description:
       - ACL user to authenticate as (Redis 6 or later). Leave unset for password-only C(AUTH) as the C(default) user.
       - A least-privilege user is enough for reading queue depth, for example
-        C(ACL SETUSER scaler on >secret ~nl2api:* +llen +ping +hello +auth).
+        C(ACL SETUSER scaler on >secret ~eval:tasks:* +info +xinfo|groups +xlen +xpending +ping +hello +auth).
     type: str
     aliases: [redis_user]
   login_password:

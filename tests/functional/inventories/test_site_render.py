@@ -114,10 +114,10 @@ BAD_INVENTORIES = [
     BadInventory("values-file-missing", "dev", {"app_values_files": ["/nonexistent/site-values.yaml"]}, "app_values_files"),
     BadInventory("atomic-not-bool", "prod", {"app_helm_atomic": "perhaps"}, "app_helm_atomic"),
     BadInventory("worker-max-below-min", "prod", {"app_worker_autoscaling": {
-        "queue": {"lists": ["nl2api:evaluations"]}, "jobs_per_worker": 5, "min_replicas": 4, "max_replicas": 2}},
+        "tasks_per_worker": 5, "min_replicas": 4, "max_replicas": 2}},
         "max_replicas"),
     BadInventory("worker-scale-up-too-slow", "prod", {"app_worker_autoscaling": {
-        "queue": {"lists": ["nl2api:evaluations"]}, "jobs_per_worker": 5, "min_replicas": 2, "max_replicas": 30,
+        "tasks_per_worker": 5, "min_replicas": 2, "max_replicas": 30,
         "scale_up": {"pods_per_period": 1, "percent_per_period": 0, "period_seconds": 60}}}, "scale_up"),
     BadInventory("addon-toggle-not-bool", "local", {"cluster_addons_keda_enabled": "perhaps"}, "cluster_addons_keda_enabled"),
     BadInventory("addon-chart-unpinned", "prod", {"cluster_addons_keda_chart_version": "latest"},
