@@ -4,7 +4,8 @@
 The chart is the one source of truth. For each environment the chart is rendered with
 deploy/helm/environments/<env>.yaml plus deploy/k8s/gitops-values/<env>.yaml when present (what GitOps users do
 differently: the tree never carries a Secret with data; dev reads an existing Secret created by hand, staging
-an existing one, prod an ExternalSecret). Then:
+an existing one, prod an ExternalSecret). Kustomize has no hooks: the migrations Job (a Helm hook) is a plain Job
+of the tree, and the `helm test` Pod is left out. Then:
 
 - base/       the objects every environment has, as the chart's defaults render them (one file per kind);
 - overlays/   per environment: objects only that environment has (hpa.yaml, pdb.yaml, ...), deletions of base
@@ -62,13 +63,34 @@ def to_yaml(data: Any) -> str:
 Key = tuple[str, str]
 
 
+HOOK_ANNOTATION = "helm.sh/hook"
+
+
+def plain_object(obj: Manifest) -> Manifest | None:
+    """The object as Kustomize applies it. Kustomize has no hooks: the `helm test` Pod is Helm-only (None), and
+    every other hook (the migrations Job) becomes a plain object, applied with the rest, without its helm.sh/hook*
+    annotations."""
+    annotations = obj.get("metadata", {}).get("annotations") or {}
+    hooks = set(str(annotations.get(HOOK_ANNOTATION, "")).split(",")) - {""}
+    if not hooks:
+        return obj
+    if hooks <= {"test", "test-success"}:
+        return None
+    for key in [key for key in annotations if key.startswith(HOOK_ANNOTATION)]:
+        del annotations[key]
+    if not annotations:
+        obj["metadata"].pop("annotations")
+    return obj
+
+
 def helm_template(values: list[Path], namespace: str) -> list[Manifest]:
-    """Render the chart without hooks (the helm test pod is Helm-only) and return its objects."""
-    command = ["helm", "template", RELEASE, str(CHART), "--namespace", namespace, "--no-hooks"]
+    """Render the chart, hooks included, and return its objects as Kustomize applies them (plain_object)."""
+    command = ["helm", "template", RELEASE, str(CHART), "--namespace", namespace]
     for path in values:
         command += ["--values", str(path)]
     rendered = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return [doc for doc in yaml.safe_load_all(rendered) if doc]
+    objects = (plain_object(doc) for doc in yaml.safe_load_all(rendered) if doc)
+    return [obj for obj in objects if obj is not None]
 
 
 def render_environment(env: str | None) -> list[Manifest]:

@@ -565,6 +565,17 @@ def row_8_observability(docs: list[Doc], env: str, config: dict[str, str]) -> li
             problems.append(f"{ident(cm)}: prometheus exporter {prometheus}, expected :8889, namespace evalkit")
         if "prometheus" not in cfg["service"]["pipelines"].get("metrics", {}).get("exporters", []):
             problems.append(f"{ident(cm)}: the metrics pipeline does not feed the prometheus exporter")
+    # The receiver is plain gRPC inside the cluster (the application's exporter is insecure): only the
+    # application's pods may send to it.
+    for policy in (d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == f"{PLATFORM}-otel-collector"):
+        for rule in policy["spec"].get("ingress") or []:
+            if 4317 not in {p["port"] for p in rule.get("ports") or []}:
+                continue
+            for peer in rule.get("from") or []:
+                expressions = (peer.get("podSelector") or {}).get("matchExpressions") or []
+                components = {v for e in expressions if e["key"] == "app.kubernetes.io/component" for v in e["values"]}
+                if set(peer) != {"podSelector"} or not components or not components <= APP_COMPONENTS:
+                    problems.append(f"{ident(policy)}: OTLP admitted from {peer}")
     return problems
 
 
@@ -735,6 +746,11 @@ def _scrape_the_api(docs: list[Doc]) -> None:
     _first(docs, "Deployment", "api")["spec"]["template"]["metadata"]["annotations"]["prometheus.io/scrape"] = "true"
 
 
+def _otlp_from_anywhere(docs: list[Doc]) -> None:
+    policy = next(d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == f"{PLATFORM}-otel-collector")
+    policy["spec"]["ingress"][0]["from"].append({"namespaceSelector": {}})
+
+
 #: row -> (environment, release kind, values override, edit of the render or None)
 BROKEN: dict[str, tuple[str, str, dict, Callable[[list[Doc]], None] | None]] = {
     "1-images": ("dev", "platform", {"api": {"image": {"repository": "nl2api-worker"}}}, None),
@@ -758,6 +774,7 @@ BROKEN: dict[str, tuple[str, str, dict, Callable[[list[Doc]], None] | None]] = {
     "8-observability": ("dev", "platform", {"otel": {"endpoint": "http://collector.obs:4318"},
                                             "otelCollector": {"prometheusExporter": {"namespace": "nl2api"}}}, None),
     "8-scrape-app": ("dev", "platform", {}, _scrape_the_api),
+    "8-otlp-from-anywhere": ("dev", "platform", {}, _otlp_from_anywhere),
     "9-egress": ("dev", "batch", {"networkPolicy": {"egress": {"extra": [{"ports": [{"port": 443}]}]}}}, None),
     "10-logs": ("dev", "platform", {"api": {"command": ["python", "-m", "src.mcp_servers.entity_resolution"]}},
                 None),
@@ -819,7 +836,9 @@ def test_batch_pods_reach_the_platform_data_stores(chart, h, env):
 
 def test_secret_keys_the_pods_read_exist(chart, h):
     """Every non-optional secretKeyRef of the chart-created Secret and the ExternalSecret names a key they write
-    (ESO Merge: the fetched keys plus the template's), so no pod waits on a missing key."""
+    (ESO Merge: the fetched keys plus the template's), so no pod waits on a missing key. staging's existing Secret
+    is the role's (its keys: tests/functional/rotation*)."""
+    checked = set()
     for env in ENVIRONMENTS:
         for kind in ("platform", "batch"):
             docs = render(chart, h, env, kind)
@@ -832,7 +851,8 @@ def test_secret_keys_the_pods_read_exist(chart, h):
                     provided = {e["secretKey"] for e in d["spec"].get("data") or []} | set(
                         d["spec"]["target"]["template"]["data"])
             if provided is None:
-                continue  # an existing Secret (staging): its keys are the role's
+                continue
+            checked.add(env)
             for doc, c in containers(docs):
                 for entry in c.get("env") or []:
                     ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
@@ -842,6 +862,7 @@ def test_secret_keys_the_pods_read_exist(chart, h):
                 for ref in auth["spec"].get("secretTargetRef") or []:
                     if ref["name"] == PLATFORM:
                         assert ref["key"] in provided, f"{env} {kind}: {ident(auth)} reads {ref['key']}"
+    assert checked == {"local", "dev", "prod"}
 
 
 # ------------------------------------------------------------------------------------------------------------------

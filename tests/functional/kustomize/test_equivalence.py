@@ -110,3 +110,31 @@ def test_json_patch_roundtrip_examples() -> None:
     assert {"op": "remove", "path": "/c/d"} in ops
     assert {"op": "add", "path": "/g", "value": True} in ops
     assert generator.json_patch(old, old) == []
+
+
+@pytest.mark.parametrize("env", generator.ENVIRONMENTS)
+def test_migrations_are_a_plain_job_of_every_overlay(env: str) -> None:
+    """Kustomize has no hooks: the chart's migrations hook is a plain Job of the tree, the helm test Pod is not
+    there, and no object keeps a helm.sh/hook annotation (which only Helm would act on)."""
+    objects = kustomize(generator.KUSTOMIZE / "overlays" / env)
+    jobs = [obj for obj in objects if obj["kind"] == "Job"
+            and obj["metadata"]["labels"].get("app.kubernetes.io/component") == "migrations"]
+    assert [job["metadata"]["name"] for job in jobs] == ["nl2api-migrations"]
+    assert jobs[0]["spec"]["template"]["spec"]["containers"][0]["command"] == ["nl2api-migrate"]
+    assert not [obj for obj in objects if obj["kind"] == "Pod"]
+    hooked = [f"{obj['kind']}/{obj['metadata']['name']}" for obj in objects
+              if any(key.startswith("helm.sh/hook") for key in (obj["metadata"].get("annotations") or {}))]
+    assert hooked == []
+
+
+def test_plain_object_drops_the_test_hook_and_unhooks_the_others() -> None:
+    test_pod = {"kind": "Pod", "metadata": {"name": "t", "annotations": {
+        "helm.sh/hook": "test", "helm.sh/hook-delete-policy": "before-hook-creation"}}}
+    assert generator.plain_object(test_pod) is None
+    job = {"kind": "Job", "metadata": {"name": "m", "annotations": {
+        "helm.sh/hook": "post-install,pre-upgrade", "helm.sh/hook-weight": "0", "keep": "me"}}}
+    assert generator.plain_object(job) == {"kind": "Job", "metadata": {"name": "m", "annotations": {"keep": "me"}}}
+    bare = {"kind": "Job", "metadata": {"name": "m", "annotations": {"helm.sh/hook": "pre-upgrade"}}}
+    assert generator.plain_object(bare) == {"kind": "Job", "metadata": {"name": "m"}}
+    plain = {"kind": "Deployment", "metadata": {"name": "d"}}
+    assert generator.plain_object(plain) is plain
