@@ -221,14 +221,31 @@ def env_names(c: dict, docs: list[Doc]) -> dict[str, str]:
     return names
 
 
+def app_secret(docs: list[Doc]) -> Doc | None:
+    """The application Secret the chart renders (secrets.create), if any."""
+    found = [d for d in docs if d["kind"] == "Secret" and component_of(d) == "secret"]
+    assert len(found) <= 1, [ident(d) for d in found]
+    return found[0] if found else None
+
+
+def app_config(docs: list[Doc]) -> dict[str, str] | None:
+    found = [d for d in docs if d["kind"] == "ConfigMap" and component_of(d) == "config"]
+    assert len(found) <= 1, [ident(d) for d in found]
+    return found[0]["data"] if found else None
+
+
 def platform_config(docs: list[Doc], chart, h, env: str) -> dict[str, str]:
     """The ConfigMap the application pods read (the platform release's, also for a batch release)."""
-    config_maps = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == f"{PLATFORM}-config"]
-    if not config_maps:
-        config_maps = [d for d in render(chart, h, env, "platform") if d["kind"] == "ConfigMap"
-                       and d["metadata"]["name"] == f"{PLATFORM}-config"]
-    assert len(config_maps) == 1, "no platform ConfigMap"
-    return config_maps[0]["data"]
+    config = app_config(docs)
+    if config is None:
+        config = app_config(render(chart, h, env, "platform"))
+    assert config is not None, "no platform ConfigMap"
+    return config
+
+
+def collector_policies(docs: list[Doc]) -> list[Doc]:
+    return [d for d in docs if d["kind"] == "NetworkPolicy" and
+            d["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/component") == "otel-collector"]
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -322,7 +339,7 @@ def row_2_commands(docs: list[Doc], _env: str) -> list[str]:
             redis = _flag(args, "--redis-url")
             if redis != ["$(EVAL_REDIS_URL)"] or "secretKeyRef" not in env.get("EVAL_REDIS_URL", {}).get("valueFrom", {}):
                 problems.append(f"{ident(doc, c)}: --redis-url {redis} is not the Secret's URL")
-    expected = {"api", "entity-service", "migrations"} if is_platform_render(docs) else {"worker", "producer"}
+    expected = {"api", "migrations"} if is_platform_render(docs) else {"worker", "producer"}
     if expected - seen:
         problems.append(f"components missing from the render: {sorted(expected - seen)}")
     return problems
@@ -383,10 +400,10 @@ def _url_problems(name: str, url: str, managed: bool, kind: str) -> list[str]:
 def row_3_tls_in_urls(docs: list[Doc], env: str) -> list[str]:
     """8.3: TLS in the URL for managed stores (the chart-built URLs: chart-created Secret or ESO template)."""
     problems = []
-    secrets = [d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == PLATFORM]
+    secret = app_secret(docs)
     external = [d for d in docs if d["kind"] == "ExternalSecret"]
-    if secrets:
-        urls = {k: base64.b64decode(v).decode() for k, v in secrets[0]["data"].items() if k.endswith("-url")}
+    if secret:
+        urls = {k: base64.b64decode(v).decode() for k, v in secret["data"].items() if k.endswith("-url")}
     elif external:
         urls = dict(external[0]["spec"]["target"]["template"]["data"])
     else:
@@ -415,8 +432,9 @@ def row_3_ca_bundle_mounted(docs: list[Doc], _env: str) -> list[str]:
     return problems
 
 
-def row_4_postgresql(docs: list[Doc], env: str) -> list[str]:
-    """8.4: PostgreSQL with pgvector; the migrations as a Job before the rollout (Helm hook), with an admin URL."""
+def row_4_postgresql(docs: list[Doc], env: str, helm: bool = True) -> list[str]:
+    """8.4: PostgreSQL with pgvector; the migrations as a Job before the rollout (a Helm hook; in the Kustomize tree
+    a plain Job, since Kustomize has no hooks), with an admin URL."""
     problems = []
     for doc, c in containers(docs):
         if component_of(doc) == "postgresql" and "pgvector" not in c["image"] and "-pgvector" not in c["image"]:
@@ -431,14 +449,17 @@ def row_4_postgresql(docs: list[Doc], env: str) -> list[str]:
     job = jobs[0]
     annotations = job["metadata"].get("annotations") or {}
     hooks = set((annotations.get("helm.sh/hook") or "").split(","))
-    if "pre-upgrade" not in hooks or not hooks & {"pre-install", "post-install"} or hooks - {
+    if not helm:
+        if any(key.startswith("helm.sh/hook") for key in annotations):
+            problems.append(f"{ident(job)}: helm.sh/hook annotations, which only Helm acts on")
+    elif "pre-upgrade" not in hooks or not hooks & {"pre-install", "post-install"} or hooks - {
             "pre-install", "post-install", "pre-upgrade"}:
         problems.append(f"{ident(job)}: hooks {sorted(hooks)}: it must run before every upgrade's rollout")
     in_cluster = any(component_of(d) == "postgresql" for d in docs)
     existing_secret = not any(d["kind"] in ("Secret", "ExternalSecret") and component_of(d) == "secret" for d in docs)
-    if existing_secret and not in_cluster and "pre-install" not in hooks:
+    if helm and existing_secret and not in_cluster and "pre-install" not in hooks:
         problems.append(f"{ident(job)}: the database and the Secret exist before the install: run before it")
-    if "before-hook-creation" not in (annotations.get("helm.sh/hook-delete-policy") or ""):
+    if helm and "before-hook-creation" not in (annotations.get("helm.sh/hook-delete-policy") or ""):
         problems.append(f"{ident(job)}: a failed Job is never replaced (no before-hook-creation)")
     spec = job["spec"]["template"]["spec"]
     if spec.get("restartPolicy") != "Never" or int(job["spec"].get("backoffLimit", 6)) > 3:
@@ -449,8 +470,8 @@ def row_4_postgresql(docs: list[Doc], env: str) -> list[str]:
     if admin.get("key") != "postgres-admin-url":
         problems.append(f"{ident(job)}: no MIGRATIONS_ADMIN_URL: vector needs a privileged role")
     if in_cluster:
-        secret = [d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == PLATFORM]
-        if secret and "postgres-admin-url" not in secret[0]["data"]:
+        secret = app_secret(docs)
+        if secret and "postgres-admin-url" not in secret["data"]:
             problems.append("the in-cluster database's Secret has no postgres-admin-url")
     return problems
 
@@ -567,7 +588,7 @@ def row_8_observability(docs: list[Doc], env: str, config: dict[str, str]) -> li
             problems.append(f"{ident(cm)}: the metrics pipeline does not feed the prometheus exporter")
     # The receiver is plain gRPC inside the cluster (the application's exporter is insecure): only the
     # application's pods may send to it.
-    for policy in (d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == f"{PLATFORM}-otel-collector"):
+    for policy in collector_policies(docs):
         for rule in policy["spec"].get("ingress") or []:
             if 4317 not in {p["port"] for p in rule.get("ports") or []}:
                 continue
@@ -664,6 +685,26 @@ def test_checklist_row_8_observability(chart, h, env, kind):
     assert row_8_observability(docs, env, platform_config(docs, chart, h, env)) == []
 
 
+@pytest.fixture(scope="module")
+def overlays() -> dict[str, list[Doc]]:
+    return kustomize_overlays()
+
+
+@pytest.mark.parametrize("row", [*ROWS, "8-observability"])
+def test_checklist_row_on_the_kustomize_tree(overlays, row):
+    """The same rows on every overlay of deploy/k8s (the platform release as GitOps users apply it)."""
+    assert set(overlays) == {"dev", "staging", "prod"}
+    for env, docs in overlays.items():
+        if row == "8-observability":
+            config = app_config(docs)
+            assert config is not None, f"overlay {env} has no ConfigMap"
+            assert row_8_observability(docs, env, config) == [], env
+        elif row == "4-postgresql":
+            assert row_4_postgresql(docs, env, helm=False) == [], env
+        else:
+            assert ROWS[row](docs, env) == [], env
+
+
 def test_every_row_is_tested():
     """Rows 1-10 of section 8 each have a check (row 8 takes the platform ConfigMap, hence its own test)."""
     assert {name.split("-")[0] for name in ROWS} | {"8"} == {str(n) for n in range(1, 11)}
@@ -747,7 +788,7 @@ def _scrape_the_api(docs: list[Doc]) -> None:
 
 
 def _otlp_from_anywhere(docs: list[Doc]) -> None:
-    policy = next(d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == f"{PLATFORM}-otel-collector")
+    policy = collector_policies(docs)[0]
     policy["spec"]["ingress"][0]["from"].append({"namespaceSelector": {}})
 
 
@@ -892,14 +933,14 @@ def kustomize_overlays() -> dict[str, list[Doc]]:
 
 
 @pytest.fixture(scope="module")
-def every_render(chart, h) -> dict[str, list[Doc]]:
+def every_render(chart, h, overlays) -> dict[str, list[Doc]]:
     renders: dict[str, list[Doc]] = {}
     for env in ENVIRONMENTS:
         renders[f"{env} platform"] = chart.render(env)
         renders[f"{env} platform+entity-service"] = render(chart, h, env, "platform")
         renders[f"{env} batch"] = chart.render_batch(env)
         renders[f"{env} batch+keda"] = render(chart, h, env, "batch")
-    for name, docs in kustomize_overlays().items():
+    for name, docs in overlays.items():
         renders[f"kustomize {name}"] = docs
     return renders
 
