@@ -95,7 +95,9 @@ options:
       - Only check the options, all of them (engine options, durations, password settings, every consumer's type
         options, O(consumers[].keys) and O(consumers[].url_keys) templates, O(rollouts), O(keda_refresh)), and
         report every problem in one failure. Nothing is connected to, read or written; no library beyond
-        Ansible's is needed. The rotation role runs this for every selected credential before it rotates any.
+        Ansible's is needed.
+      - The rotation role runs the same checks on the controller for every selected credential before it rotates
+        any (filter P(nl2api.deploy.rotation_problems#filter)).
     type: bool
     default: false
   password_length:
