@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -63,20 +64,34 @@ class FakeHelm:
         """The merged values files of each `helm upgrade -i`, in order."""
         return [call["values"] for call in self.state()["calls"] if call["argv"][0] == "upgrade"]
 
+    def upgrade_manifests(self) -> list[dict[str, dict[str, Any]]]:
+        """What the chart rendered for each `helm upgrade -i`, as {"<Kind>/<name>": object}, in order."""
+        return [{"%s/%s" % (doc["kind"], doc["metadata"]["name"]): doc for doc in call["manifest"]}
+                for call in self.state()["calls"] if call["argv"][0] == "upgrade"]
+
     def install(self, name: str, status: str = "deployed", values: dict[str, Any] | None = None) -> None:
         state = self.state()
         state["releases"][name] = {"namespace": NAMESPACE, "revision": 1, "status": status, "values": values or {}}
         self.state_path.write_text(json.dumps(state), encoding="utf-8")
 
 
+@pytest.fixture(scope="session")
+def real_helm() -> str:
+    helm = shutil.which("helm", path="%s%s%s" % (BIN, os.pathsep, os.environ.get("PATH", "")))
+    if helm is None:
+        pytest.fail("helm not found on PATH or in %s: run `make setup`, which installs it into .venv/bin" % BIN,
+                    pytrace=False)
+    return helm
+
+
 @pytest.fixture
-def fake_helm(tmp_path: Path) -> FakeHelm:
+def fake_helm(tmp_path: Path, real_helm: str) -> FakeHelm:
     """helm on a state file where the platform release is deployed and nothing else exists."""
     state_path = tmp_path / "helm-state.json"
     state_path.write_text(json.dumps({"releases": {}, "calls": []}), encoding="utf-8")
     binary = tmp_path / "helm"
-    binary.write_text("#!/bin/sh\nexec %s %s %s \"$@\"\n" % (sys.executable, Path(__file__).with_name("fake_helm.py"),
-                                                            state_path))
+    binary.write_text("#!/bin/sh\nexec %s %s %s %s \"$@\"\n" % (
+        sys.executable, Path(__file__).with_name("fake_helm.py"), state_path, real_helm))
     binary.chmod(0o755)
     helm = FakeHelm(binary, state_path)
     helm.install(PLATFORM_RELEASE)
@@ -90,7 +105,6 @@ class Batch:
     helm: FakeHelm
     cluster: Cluster
     run: Callable[..., Run]
-    extra: list[str] = field(default_factory=list)
 
 
 def _env() -> dict[str, str]:

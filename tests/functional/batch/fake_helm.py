@@ -1,10 +1,11 @@
 """A helm stand-in for roles/batch's tests: the subcommands kubernetes.core.helm and helm_info run, on a JSON state.
 
-Usage: fake_helm.py <state.json> <helm arguments...> (the tests write a wrapper script that passes the state file).
-The state holds the releases ({name: {namespace, revision, status, values}}) and every call (argv and HELM_NAMESPACE).
-`upgrade -i` records the merged values of its -f/--values files, which is what the Kubernetes stand-in reads to know
-which objects the release would have; `uninstall` removes the release. What is checked with it is what the role asks
-helm to do, and in which order; helm applying the chart to a real cluster is not exercised here.
+Usage: fake_helm.py <state.json> <real helm> <helm arguments...> (the tests write a wrapper script that passes the
+first two). The state holds the releases ({name: {namespace, revision, status, values}}) and every call (argv and
+HELM_NAMESPACE). `upgrade -i` renders the chart with the real `helm template` and the same values files, so values
+the chart's schema rejects fail here as they would on a cluster; it records the merged values and the rendered
+manifest, which the Kubernetes stand-in reads to know whether the workers of the batch exist. `uninstall` removes
+the release. Helm applying the manifest to a real cluster is not exercised.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import fcntl
 import json
 import os
 import re
+import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,7 +50,14 @@ def values_files(args: list[str]) -> list[str]:
     return files
 
 
-def main(state_path: Path, args: list[str]) -> int:
+def render(real_helm: str, name: str, namespace: str, args: list[str]) -> subprocess.CompletedProcess[str]:
+    chart = args[-1].strip("'")
+    files = ["--values=" + path for path in values_files(args)]
+    return subprocess.run([real_helm, "template", name, chart, "--namespace", namespace, *files],
+                          capture_output=True, text=True, check=False)
+
+
+def main(state_path: Path, real_helm: str, args: list[str]) -> int:
     namespace = os.environ.get("HELM_NAMESPACE", "default")
     with locked_state(state_path) as state:
         state["calls"].append({"argv": args, "namespace": namespace})
@@ -81,13 +90,18 @@ def main(state_path: Path, args: list[str]) -> int:
             import yaml  # only here: the other commands start faster without it
 
             name = args[-2]
+            rendered = render(real_helm, name, namespace, args)
+            if rendered.returncode != 0:
+                print(rendered.stderr, file=sys.stderr)
+                return 1
             values: dict[str, Any] = {}
             for path in values_files(args):
                 values = merge(values, yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
             previous = releases.get(name, {"revision": 0})
+            manifest = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
             releases[name] = {"namespace": namespace, "revision": previous["revision"] + 1, "status": "deployed",
-                              "values": values}
-            state["calls"][-1]["values"] = values
+                              "values": values, "manifest": manifest}
+            state["calls"][-1].update(values=values, manifest=manifest)
             print('Release "%s" has been upgraded. Happy Helming!' % name)
         elif command == ["uninstall"]:
             name = args[-1]
@@ -103,4 +117,4 @@ def main(state_path: Path, args: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]), sys.argv[2:]))
+    sys.exit(main(Path(sys.argv[1]), sys.argv[2], sys.argv[3:]))

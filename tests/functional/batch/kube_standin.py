@@ -8,8 +8,8 @@ batch release is installed. How the producer behaves is a ProducerScript, driven
 - the pod is Pending for the first `pending_reads` reads, then Running;
 - each read of the log reveals one more chunk of `startup_log`;
 - a producer with `ends_on_its_own` ends once its whole startup log was read (an error, or no test case); any other
-  ends only after the release was upgraded with worker.batchId equal to its batch id, `reads_until_done` Job reads
-  later - so a role that never starts the right batch's workers waits in vain;
+  ends only after the release's rendered manifest has the worker Deployment with EVAL_BATCH_ID equal to its batch
+  id, `reads_until_done` Job reads later - so a role that never starts the right batch's workers waits in vain;
 - when it ends, `final_log` is appended, the pod is Succeeded or Failed with `exit_code`, and the Job gets its
   Complete or Failed condition.
 """
@@ -64,8 +64,13 @@ class Cluster:
         return release if release and release["namespace"] == self.namespace else None
 
     def workers_started(self) -> bool:
-        release = self.release() or {}
-        return release.get("values", {}).get("worker", {}).get("batchId") == self.script.batch_id
+        """Whether the release's rendered manifest has a worker Deployment for this producer's batch id."""
+        for doc in (self.release() or {}).get("manifest", []):
+            if doc["kind"] == "Deployment" and doc["metadata"]["name"] == self.script.release + "-worker":
+                for container in doc["spec"]["template"]["spec"]["containers"]:
+                    if {"name": "EVAL_BATCH_ID", "value": self.script.batch_id} in container.get("env", []):
+                        return True
+        return False
 
     def ended(self) -> bool:
         if self.script.ends_on_its_own:

@@ -12,7 +12,7 @@ from .kube_standin import ProducerScript
 
 BATCH_ID = "3f2b8c1e-9d4a-4e7b-a1c2-5d6e7f8a9b0c"
 RELEASE = "nl2api-batch-baseline"
-LABEL = ["-e", "batch_label=Baseline", "-e", '{"batch_tags": ["smoke", "lookup"]}', "-e", "batch_mode=simulated"]
+LABEL = ["-e", "batch_label=Baseline", "-e", '{"batch_tags": ["smoke", "lookup"]}', "-e", "batch_mode=routing"]
 REDIS_PASSWORD = "S3cret-redis-pw"
 DATABASE_PASSWORD = "hunter2-db-pw"
 REDIS_LINE = "Distributed mode enabled\n  Workers: 0\n  Redis: redis://nl2api:%s@nl2api-redis:6379/0\n\n" % REDIS_PASSWORD
@@ -44,14 +44,25 @@ def test_a_passing_batch_gets_workers_for_its_id_and_is_removed(batch_cluster):
                                     ("uninstall", RELEASE, NAMESPACE)]
     producer, workers = batch.helm.upgrade_values()
     assert producer["batch"] == {"enabled": True, "platformRelease": PLATFORM_RELEASE, "producer": {
-        "pack": "nl2api", "label": "Baseline", "tags": ["smoke", "lookup"], "mode": "simulated", "timeoutSeconds": 3600}}
-    assert "batchId" not in producer.get("worker", {}), "no worker may start before the batch exists"
+        "pack": "nl2api", "label": "Baseline", "tags": ["smoke", "lookup"], "mode": "routing", "timeoutSeconds": 3600}}
+    assert "batchId" not in producer["worker"], "no worker may start before the batch exists"
     # The platform's image values (roles/app) reach the batch release.
     assert producer["image"]["tag"] == workers["image"]["tag"] == PINNED_TAG
-    assert workers["worker"]["batchId"] == BATCH_ID and workers["batch"] == producer["batch"]
+    assert workers["worker"] == {**producer["worker"], "batchId": BATCH_ID} and workers["batch"] == producer["batch"]
+    # What the chart made of them (real `helm template`): the producer alone, then the same Job plus the workers.
+    first, second = batch.helm.upgrade_manifests()
+    job = "Job/%s-producer" % RELEASE
+    assert not [name for name in first if name.startswith(("Deployment/", "ScaledObject/"))], sorted(first)
+    assert first[job] == second[job], "the running producer Job must not change when the workers are added"
+    producer_args = first[job]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert " ".join(producer_args).startswith("batch run --pack nl2api --label Baseline --tag smoke --tag lookup "
+                                              "--mode routing --distributed --workers 0 --redis-url")
+    worker_env = {env["name"]: env.get("value") for env in
+                  second["Deployment/%s-worker" % RELEASE]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert worker_env["EVAL_BATCH_ID"] == BATCH_ID and worker_env["EVAL_MODE"] == "routing"
     assert RELEASE not in batch.helm.state()["releases"] and PLATFORM_RELEASE in batch.helm.state()["releases"]
     assert "--wait" in batch.helm.calls("uninstall")[0], "a rerun must not find the release still going"
-    assert summary(run) == ("batch %s (Baseline, tags smoke, lookup, mode simulated): 3 tasks; passed 3, failed 0, "
+    assert summary(run) == ("batch %s (Baseline, tags smoke, lookup, mode routing): 3 tasks; passed 3, failed 0, "
                             "in the dead-letter queue 0; exit 0: every test case passed" % BATCH_ID)
     assert REDIS_PASSWORD not in run.output
     assert not [r for r in batch.cluster.requests if not r.startswith("GET ")], "the role only reads the API"
@@ -69,7 +80,7 @@ def test_a_producer_that_fails_first_is_reported_masked_and_removed(batch_cluste
     assert DATABASE_PASSWORD not in run.output and REDIS_PASSWORD not in run.output
     # No workers for a batch that does not exist; the producer's release removed all the same.
     assert batch.helm.changes() == [("upgrade", RELEASE, NAMESPACE), ("uninstall", RELEASE, NAMESPACE)]
-    assert summary(run).startswith("batch not created (Baseline, tags smoke, lookup, mode simulated)")
+    assert summary(run).startswith("batch not created (Baseline, tags smoke, lookup, mode routing)")
 
 
 def test_a_failed_batch_is_kept_when_asked_and_says_how_it_ended(batch_cluster):
@@ -114,6 +125,6 @@ def test_check_mode_reads_and_says_what_it_would_do(batch_cluster):
     run = batch.run(*LABEL, "--check")
     assert run.rc == 0, run.output[-5000:]
     assert ("would install %s in %s (producer Job %s-producer: --label Baseline --tag smoke --tag lookup --mode "
-            "simulated)" % (RELEASE, NAMESPACE, RELEASE)) in one_line(run.output)
+            "routing)" % (RELEASE, NAMESPACE, RELEASE)) in one_line(run.output)
     assert batch.helm.changes() == [] and batch.cluster.requests == []
     assert run.recap()["changed"] == 0

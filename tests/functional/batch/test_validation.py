@@ -13,9 +13,10 @@ BAD_INPUTS = [
                  "batch_tags must be a non-empty list", id="tags-as-a-string"),
     pytest.param(["-e", "batch_label=baseline", "-e", '{"batch_tags": []}'], "batch_tags must be a non-empty list",
                  id="empty-tags"),
-    pytest.param(["-e", "batch_label=baseline", "-e", GOOD_TAGS, "-e", "batch_mode=full"],
-                 "value of batch_mode must be one of: simulated, resolver, routing, tool_only, orchestrator, got: full",
-                 id="unknown-mode"),
+    # The producer refuses simulated: only the workers take it, for tests.
+    pytest.param(["-e", "batch_label=baseline", "-e", GOOD_TAGS, "-e", "batch_mode=simulated"],
+                 "value of batch_mode must be one of: resolver, orchestrator, routing, tool_only, got: simulated",
+                 id="simulated-mode"),
     pytest.param(["-e", "batch_label=" + "x" * 41, "-e", GOOD_TAGS], "shorten\nbatch_label", id="label-too-long"),
     pytest.param(["-e", "batch_label=!!!", "-e", GOOD_TAGS], 'batch_label="!!!" gives the batch release name',
                  id="label-without-letters"),
