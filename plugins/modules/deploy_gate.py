@@ -27,8 +27,8 @@ description:
   - "Policy: Pod Security Standards C(restricted) on every container (runAsNonRoot, allowPrivilegeEscalation false,
     capabilities drop ALL, seccompProfile RuntimeDefault or Localhost, no privileged, host namespaces, hostPath
     or host ports) plus C(readOnlyRootFilesystem: true); cpu and memory requests and limits on every container; a
-    liveness and a readiness probe on containers that expose ports, a liveness probe on port-less containers such
-    as the queue worker (Deployments, StatefulSets, DaemonSets and ReplicaSets only)."
+    liveness and a readiness probe on containers that expose ports (Deployments, StatefulSets, DaemonSets and
+    ReplicaSets only); none on port-less containers such as the queue worker, which no probe can tell idle from hung."
   - "Availability: a PodDisruptionBudget must allow at least one eviction at the workload's minimum scale (fixed
     replicas, HPA minReplicas or ScaledObject minReplicaCount); C(maxUnavailable: 0) fails; HPA and ScaledObject
     minimum must not exceed the maximum; one autoscaler per workload (never an HPA and a ScaledObject together); an

@@ -124,7 +124,7 @@ ENV_ALLOW_LIST: dict[str, dict[str, str]] = {
     "otel-collector": {"MY_POD_IP": "collector config ${env:MY_POD_IP}", "GOMEMLIMIT": "Go runtime memory limit"},
     # The helm test pod's own script (templates/tests/test-api.yaml).
     "test": {"API_URL": "test script", "CHECK_PATHS": "test script", "CHECK_ATTEMPTS": "test script",
-             "CHECK_INTERVAL_SECONDS": "test script"},
+             "CHECK_INTERVAL_SECONDS": "test script", "REQUIRE_CLIENT_ID": "test script: api.requireClientId"},
 }
 
 #: Environment variables that carry a URL, the Secret key they must come from, and the components that read them.

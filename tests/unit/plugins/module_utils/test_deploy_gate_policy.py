@@ -172,10 +172,17 @@ def test_serving_container_needs_liveness_and_readiness(probe):
     assert mutated(lambda m: api_container(m).pop(probe)) == fail("probes", "%s.%s" % (API, probe))
 
 
-def test_port_less_worker_needs_a_liveness_probe_only():
-    assert mutated(lambda m: worker_container(m).pop("livenessProbe")) == fail(
-        "probes", WORKER + ".livenessProbe", "Deployment/nl2api/nl2api-worker")
+def test_port_less_worker_needs_no_probe():
+    # nl2api's worker serves nothing and writes no file: no probe can tell it idle from hung.
+    assert mutated(lambda m: worker_container(m).pop("livenessProbe", None)) == []
     assert mutated(lambda m: worker_container(m).update(readinessProbe=None)) == []
+
+
+def test_a_serving_container_still_needs_both_probes():
+    assert mutated(lambda m: worker_container(m).update(ports=[{"containerPort": 8080}], livenessProbe=None,
+                                                        readinessProbe=None)) == fail(
+        "probes", WORKER + ".livenessProbe", "Deployment/nl2api/nl2api-worker") + fail(
+        "probes", WORKER + ".readinessProbe", "Deployment/nl2api/nl2api-worker")
 
 
 def test_batch_pods_need_no_probes():
