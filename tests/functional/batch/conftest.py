@@ -148,7 +148,8 @@ def batch_cluster(tmp_path: Path, fake_helm: FakeHelm) -> Iterator[Callable[[Pro
                 argv = [str(BIN / "ansible-playbook"), str(REPO_ROOT / "playbooks" / "run_batch.yml"),
                         "-i", str(REPO_ROOT / "inventories" / "local"),
                         "-e", "app_kubeconfig=%s" % kubeconfig, "-e", "app_context=standin",
-                        "-e", "app_helm_binary=%s" % fake_helm.binary, "-e", "batch_poll_seconds=1", *extra]
+                        "-e", "app_helm_binary=%s" % fake_helm.binary, "-e", "batch_poll_seconds=1",
+                        "-e", "batch_finish_poll_seconds=1", *extra]
                 proc = subprocess.run(argv, cwd=REPO_ROOT, env=_env(), capture_output=True, text=True,
                                       timeout=timeout, check=False)
                 return Run(proc.returncode, proc.stdout, proc.stderr)
