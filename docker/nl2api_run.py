@@ -163,6 +163,9 @@ class Supervisor:
         become_subreaper()
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")  # Python children write lines at once into our pipes
+        # rich (the producer's console) wraps at COLUMNS, 80 on a pipe: a URL cut in two lines would escape the
+        # masking, which works line by line. Wide enough that nothing is wrapped.
+        env.setdefault("COLUMNS", "4096")
         try:
             # process_group=0: a Ctrl-C in a terminal reaches only us, and we forward it once.
             child = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: S603

@@ -37,6 +37,8 @@ CONSTRAINTS = DOCKER_DIR / "constraints.txt"
 TARGETS = ("api", "entity-service", "worker", "migrations")
 APP_TARGETS = ("api", "entity-service", "worker")
 IMAGE_NAMES = {target: f"nl2api-{target}" for target in TARGETS}
+#: The builder stage kept between sessions as layer cache (see Builder.keep_builder_cache).
+BUILDER_CACHE_REPOSITORY = "nl2api-local/nl2api-image-builder"
 #: Where the context carries this repository's docker/ directory (the Dockerfile reads it from there).
 DEPLOY_DIR_IN_CONTEXT = ".nl2api-deploy"
 CACHE_ROOT = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nl2api-deploy"
@@ -222,7 +224,24 @@ class Builder:
         with exclusive("build"):
             for target in TARGETS:
                 images.images[target] = self.build(target, context, args, no_cache=no_cache and target == TARGETS[0])
+            self.keep_builder_cache(images.source, context, args)
         return images
+
+    def keep_builder_cache(self, source: Path, context: Path, args: dict[str, str]) -> None:
+        """Tag the builder stage (wheel + virtualenvs, the slow part) so that cleanup does not remove it: the next
+        session on this machine (a CI run in a fresh clone included) takes it from the layer cache while the
+        source, docker/ and the wheelhouse are unchanged. One tag per source, without the session label; the
+        image it replaces is removed, so at most one builder per source is kept."""
+        tag = f"{BUILDER_CACHE_REPOSITORY}:{hashlib.sha256(str(source).encode()).hexdigest()[:12]}"
+        previous = self.engine.cli.run("image", "inspect", "--format", "{{.Id}}", tag, check=False).stdout.strip()
+        argv = ["build", "--force-rm", "--network", "none", "--file", str(DOCKERFILE), "--target", "builder",
+                "--tag", tag]
+        for name, value in args.items():
+            argv += ["--build-arg", f"{name}={value}"]
+        self.engine.cli.run(*argv, str(context), timeout=600)
+        current = self.engine.cli.run("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
+        if previous and previous != current:
+            self.engine.cli.run("image", "rm", previous, check=False)
 
     def cleanup(self) -> None:
         for tag in self.tags:

@@ -46,7 +46,7 @@ def insert_test_cases(database: Database, tag: str, count: int) -> list[str]:
                 "INSERT INTO test_cases (id, nl_query, expected_tool_calls, expected_nl_response, api_version, tags)"
                 " VALUES (%s, %s, %s::jsonb, %s, %s, %s)",
                 (test_id, f"price of company {index}", json.dumps([{"tool_name": "get_data", "arguments": {}}]),
-                 f"answer {index}", "v1", [tag]),
+                 f"answer {index}", "v1.0", [tag]),
             )
     return ids
 
@@ -65,13 +65,20 @@ def common_env(database: Database, redis_server: RedisServer, db: int) -> dict[s
 
 def start_producer(engine: DockerEngine, images: ImageSet, env: dict[str, str], ca: Path, tag: str) -> tuple[str, str]:
     """The producer Job: the app's own `batch run ... --workers 0`; returns (container, the batch id it printed).
-    Its Redis URL is a flag (the producer reads no variable for it), as the chart's Job passes it."""
-    args = ["batch", "run", "--pack", "nl2api", "--label", f"image-tests-{tag}", "--tag", tag, "--mode", "simulated",
+    Its Redis URL is a flag (the producer reads no variable for it), as the chart's Job passes it. The producer
+    refuses `--mode simulated` ("Simulated mode is disabled"), so it runs with its default mode; the workers
+    generate responses by their own EVAL_MODE, which is simulated here."""
+    args = ["batch", "run", "--pack", "nl2api", "--label", f"image-tests-{tag}", "--tag", tag,
             "--distributed", "--workers", "0", "--redis-url", env["EVAL_REDIS_URL"]]
     container = containers.start(engine, images["worker"].tag, env, containers.ca_mount(ca),
                                  entrypoint=containers.supervised("src.evalkit.cli", *args))
-    found = containers.wait_for("the producer's batch id", lambda: BATCH_LINE.search(containers.logs(engine, container)),
-                                120, lambda: containers.logs(engine, container))
+    def batch_line() -> re.Match[str] | None:
+        found = BATCH_LINE.search(containers.logs(engine, container, tail=None))
+        if found is None and not containers.state(engine, container)["Running"]:
+            raise AssertionError(f"the producer exited before creating a batch:\n{containers.logs(engine, container)}")
+        return found
+
+    found = containers.wait_for("the producer's batch id", batch_line, 120, lambda: containers.logs(engine, container))
     return container, found.group(1)
 
 
