@@ -128,3 +128,12 @@ def test_check_mode_reads_and_says_what_it_would_do(batch_cluster):
             "routing)" % (RELEASE, NAMESPACE, RELEASE)) in one_line(run.output)
     assert batch.helm.changes() == [] and batch.cluster.requests == []
     assert run.recap()["changed"] == 0
+
+
+def test_a_producer_that_never_starts_is_reported_and_removed(batch_cluster):
+    batch = batch_cluster(ProducerScript(RELEASE, BATCH_ID, [ANNOUNCEMENT], pending_reads=1000))
+    run = batch.run(*LABEL, "-e", "batch_start_timeout_seconds=2")
+    assert run.rc == 2, run.output[-5000:]
+    assert ("the producer pod of Job %s-producer has not started within 2 s (batch_start_timeout_seconds): container "
+            "ContainerCreating" % RELEASE) in one_line(run.output)
+    assert batch.helm.changes() == [("upgrade", RELEASE, NAMESPACE), ("uninstall", RELEASE, NAMESPACE)]
