@@ -37,6 +37,8 @@ class ProducerScript:
     ends_on_its_own: bool = False
     pending_reads: int = 1
     reads_until_done: int = 1
+    # The Job controller's reason when the pod failed: BackoffLimitExceeded, or DeadlineExceeded past its deadline.
+    failure_reason: str = "BackoffLimitExceeded"
 
 
 @dataclass
@@ -102,7 +104,8 @@ class Cluster:
             condition = "Complete" if self.script.exit_code == 0 else "Failed"
             status = {"succeeded" if condition == "Complete" else "failed": 1,
                       "conditions": [{"type": condition, "status": "True",
-                                      "reason": "Completed" if condition == "Complete" else "BackoffLimitExceeded"}]}
+                                      "reason": "Completed" if condition == "Complete"
+                                      else self.script.failure_reason}]}
         return {"apiVersion": "batch/v1", "kind": "Job",
                 "metadata": {"name": self.job_name, "namespace": self.namespace},
                 "spec": {"backoffLimit": 0, "selector": {"matchLabels": {"batch.kubernetes.io/job-name": self.job_name}}},
