@@ -38,14 +38,15 @@ def stream(batch_id: str) -> str:
 
 
 def insert_test_cases(database: Database, tag: str, count: int) -> list[str]:
-    """`count` active test cases carrying `tag`, with just the columns the schema requires."""
+    """`count` active test cases carrying `tag`, with just the columns the schema requires (and a ticker in the
+    expected tool call, which a simulated answer then carries, so every evaluation passes)."""
     ids = [str(uuid.uuid4()) for _ in range(count)]
     with database.connect(as_owner=True) as conn:
         for index, test_id in enumerate(ids):
             conn.execute(
                 "INSERT INTO test_cases (id, nl_query, expected_tool_calls, expected_nl_response, api_version, tags)"
                 " VALUES (%s, %s, %s::jsonb, %s, %s, %s)",
-                (test_id, f"price of company {index}", json.dumps([{"tool_name": "get_data", "arguments": {}}]),
+                (test_id, f"price of company {index}", json.dumps([{"tool_name": "get_data", "arguments": {"tickers": [f"T{index}.O"]}}]),
                  f"answer {index}", "v1.0", [tag]),
             )
     return ids
