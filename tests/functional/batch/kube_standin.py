@@ -131,7 +131,7 @@ DISCOVERY = {
 
 
 def _matches(labels: dict[str, str], selector: str) -> bool:
-    return all(labels.get(key) == value for key, _, value in
+    return all(labels.get(key) == value for key, _equals, value in
                (term.partition("=") for term in filter(None, selector.split(","))))
 
 

@@ -131,4 +131,4 @@ def test_non_text_input_is_an_error_naming_the_filter():
 
 def test_the_filters_are_exported_under_their_names():
     assert set(FilterModule().filters()) == {"batch_id_from_log", "batch_log_summary", "batch_release_name",
-                                              "mask_credentials"}
+                                             "mask_credentials"}

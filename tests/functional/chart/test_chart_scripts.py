@@ -209,7 +209,7 @@ def test_worker_prestop_waits_for_the_task_in_flight(chart, h, tmp_path):
         client.xadd(stream, {"task_id": "t1"})
         client.xadd(stream, {"task_id": "t2"})
         # This pod's consumer holds t1; another pod's consumer holds t2 (which must not delay this pod).
-        ((_, [(t1, _fields)]),) = client.xreadgroup("eval-workers", "worker-a", {stream: ">"}, count=1)
+        ((_stream, [(t1, _fields)]),) = client.xreadgroup("eval-workers", "worker-a", {stream: ">"}, count=1)
         client.xreadgroup("eval-workers", "worker-b", {stream: ">"}, count=1)
         env = {"EVAL_BATCH_ID": "b1", "EVAL_WORKER_ID": "worker-a", "EVAL_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
         hook, started = run_hook(prestop_hook(chart, h, 30), stand_in.pid, env)

@@ -3,7 +3,8 @@ configuration names (each with its reason there).
 
 Every environment, a batch release of each and a few toggle combinations are rendered (`helm template --no-hooks`
 plus the migrations hook Job through `--show-only`, as .checkov.yaml explains) into one directory, one file per
-case, and one checkov run scans it with `--config-file .checkov.yaml`, as users run it. checkov's start-up dominates (~3 s); to keep the scan itself short, an object identical to one
+case, and one checkov run scans it with `--config-file .checkov.yaml`, as users run it. checkov's start-up
+dominates (~3 s); to keep the scan itself short, an object identical to one
 an earlier case already rendered is written once (identical objects get identical results).
 
 The run must report zero failed checks and no skipped check: checkov does not list the checks skipped through

@@ -570,7 +570,7 @@ def row_8_observability(docs: list[Doc], env: str, config: dict[str, str]) -> li
             problems.append(f"{ident(doc, c)}: sets {sorted(ineffective & set(env_names(c, docs)))} (no effect)")
     for doc, meta, _spec in pods(docs):
         if component_of(doc) != "otel-collector" and any(k.startswith("prometheus.io/") for k in
-                                                          meta.get("annotations") or {}):
+                                                         meta.get("annotations") or {}):
             problems.append(f"{ident(doc)}: prometheus.io annotations on a pod that serves no /metrics")
     for sm in (d for d in docs if d["kind"] == "ServiceMonitor"):
         if sm["spec"]["selector"]["matchLabels"].get("app.kubernetes.io/component") != "otel-collector":
@@ -806,7 +806,7 @@ BROKEN: dict[str, tuple[str, str, dict, Callable[[list[Doc]], None] | None]] = {
                                       "externalDatabase": {"caConfigMap": {"name": ""}, "sslRootCert": "system"}},
                     None),
     "4-postgresql": ("dev", "platform", {"postgresql": {"image": {"repository": "library/postgres",
-                                                                   "tag": "16.4"}}}, None),
+                                                                  "tag": "16.4"}}}, None),
     "4-migrations-hook": ("staging", "platform", {}, _migrations_after_upgrade),
     "5-probes": ("dev", "platform", {"api": {"readinessProbe": {"httpGet": {"path": "/healthz"}}}}, None),
     "5-worker-probe": ("dev", "batch", {}, _worker_probe),

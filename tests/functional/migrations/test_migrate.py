@@ -94,7 +94,7 @@ def migrate(
 def records(database: Database) -> list[tuple[str, str]]:
     with database.connect() as conn:
         rows = conn.execute("SELECT name, sha256 FROM nl2api_deploy_migrations ORDER BY applied_at, name").fetchall()
-    return [(name, sha) for name, sha in rows]
+    return list(rows)
 
 
 def sha256_of(path: Path) -> str:
@@ -148,7 +148,7 @@ def test_first_run_applies_in_order_and_second_run_changes_nothing(database: Dat
     state = catalog_state(database)
     assert ("documents_embedding", True, True) in state["indexes"]
     assert ("documents_title_trgm", True, True) in state["indexes"]
-    assert {name for name, _, _ in state["extensions"]} >= {"vector", "pg_trgm"}
+    assert {name for name, _schema, _version in state["extensions"]} >= {"vector", "pg_trgm"}
 
     second = migrate(migrations, database.owner_url, database.admin_url)
 
@@ -205,7 +205,7 @@ def test_a_failing_file_stops_the_run_and_earlier_files_stay_recorded(database: 
     assert failed.stdout.splitlines()[1:] == ["applied 001_vector.sql", "applied 002_trigram.sql"]
     assert "psql:003_failing.sql:2: ERROR:" in failed.stderr
     assert "no_such_column" in failed.stderr
-    assert [name for name, _ in records(database)] == ["001_vector.sql", "002_trigram.sql"]
+    assert [name for name, _sha in records(database)] == ["001_vector.sql", "002_trigram.sql"]
     # Outside a transaction, the statements before the error stay; the file is not recorded, so it runs again.
     assert relation_exists(database, "half_done")
     assert not relation_exists(database, "after_failure")
@@ -249,7 +249,7 @@ def test_concurrent_runs_take_turns_and_apply_each_file_once(database: Database,
     write(migrations, {
         "001_vector.sql": VECTOR,
         # No IF NOT EXISTS, and slow: applied twice or side by side, one of the runs would fail. The index built
-    # CONCURRENTLY waits for every older snapshot, so a run waiting for the lock must not hold one.
+        # CONCURRENTLY waits for every older snapshot, so a run waiting for the lock must not hold one.
         "002_slow.sql": "SELECT pg_sleep(2);\nCREATE TABLE slow_done (id int);\n",
         "003_concurrent_index.sql": CONCURRENT_INDEX,
     })
@@ -261,16 +261,16 @@ def test_concurrent_runs_take_turns_and_apply_each_file_once(database: Database,
         subprocess.Popen(  # noqa: S603 - fixed script
             ["sh", str(RUNNER)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-        for _ in range(2)
+        for _run in range(2)
     ]
     outputs = [run.communicate(timeout=RUN_TIMEOUT) for run in runs]
 
     assert [run.returncode for run in runs] == [0, 0], outputs
-    summaries = sorted(stdout.splitlines()[-1] for stdout, _ in outputs)
+    summaries = sorted(stdout.splitlines()[-1] for stdout, _stderr in outputs)
     assert summaries == ["nl2api-migrate: 0 applied, 3 skipped", "nl2api-migrate: 3 applied, 0 skipped"]
-    waited = [stdout for stdout, _ in outputs if "another run holds the migration lock" in stdout]
+    waited = [stdout for stdout, _stderr in outputs if "another run holds the migration lock" in stdout]
     assert len(waited) == 1, outputs
-    assert [name for name, _ in records(database)] == sorted(path.name for path in migrations.iterdir())
+    assert [name for name, _sha in records(database)] == sorted(path.name for path in migrations.iterdir())
 
 
 def test_a_run_gives_up_when_the_lock_stays_taken(database: Database, migrations: Path) -> None:
@@ -410,7 +410,7 @@ def test_server_demands_a_scram_password_everywhere(pgvector_server: PgvectorSer
         rules = conn.execute("SELECT type, database, address, auth_method, error FROM pg_hba_file_rules").fetchall()
         stored = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (SUPERUSER,)).fetchone()
     assert rules, "pg_hba.conf has no rules"
-    assert {auth_method for _, _, _, auth_method, _ in rules} == {"scram-sha-256"}
+    assert {auth_method for _kind, _databases, _users, auth_method, _options in rules} == {"scram-sha-256"}
     assert ("host", ["all"], "all", "scram-sha-256", None) in rules
     assert stored is not None and stored[0].startswith("SCRAM-SHA-256$")
 
