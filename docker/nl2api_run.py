@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """nl2api-run: the supervisor every nl2api application container starts (PID 1).
 
     nl2api-run [--] COMMAND [ARGS...]
@@ -110,7 +110,7 @@ def copy_stream(fd: int, destination: BinaryIO, child_exited: threading.Event) -
     try:
         while True:
             timeout = DRAIN_SECONDS if child_exited.is_set() else 0.5
-            readable, _, _ = select.select([fd], [], [], timeout)
+            readable, _writable, _exceptional = select.select([fd], [], [], timeout)
             if not readable:
                 if child_exited.is_set():
                     break

@@ -130,8 +130,11 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, on_timeou
 
 def wait_exited(engine: DockerEngine, container: str, timeout: float) -> int:
     """The container's exit code once it has stopped."""
-    final = wait_for("the container to exit", lambda: (lambda s: s if not s["Running"] else None)(state(engine, container)),
-                     timeout, lambda: logs(engine, container))
+    def stopped() -> dict | None:
+        current = state(engine, container)
+        return None if current["Running"] else current
+
+    final = wait_for("the container to exit", stopped, timeout, lambda: logs(engine, container))
     return int(final["ExitCode"])
 
 

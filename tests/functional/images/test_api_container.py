@@ -29,8 +29,11 @@ def test_api_turns_healthy_and_is_ready_with_postgres(
     base = f"http://127.0.0.1:{port}"
     status, body = containers.http_get(f"{base}/health")
     assert status == 200 and json.loads(body)["status"] == "alive"
-    status, body = containers.wait_for("/ready to be 200", lambda: (lambda r: r if r[0] == 200 else None)(
-        containers.http_get(f"{base}/ready")), 30, lambda: containers.logs(docker_engine, container))
+    def ready() -> tuple[int, str] | None:
+        answer = containers.http_get(f"{base}/ready")
+        return answer if answer[0] == 200 else None
+
+    status, body = containers.wait_for("/ready to be 200", ready, 30, lambda: containers.logs(docker_engine, container))
     assert containers.http_get(f"http://127.0.0.1:{ignored_port}/health")[0] == 0
 
     # X-Client-ID: required on every path but the exempt ones; /metrics does not exist (404 once identified).

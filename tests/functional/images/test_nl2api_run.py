@@ -164,7 +164,7 @@ def test_sigterm_reaches_a_child_that_ignores_it_only_once_and_a_second_signal_t
     assert read_line_within(process.stdout, 10) == b"term 1\n"
     assert process.poll() is None, "the supervisor exited although its child is still running"
     process.send_signal(signal.SIGTERM)
-    out, _ = process.communicate(timeout=30)
+    out, _err = process.communicate(timeout=30)
     assert out == b"term 2\n"
     assert process.returncode == 0
 
@@ -252,7 +252,7 @@ def test_orphaned_grandchildren_are_reaped_while_the_command_runs() -> None:
     assert zombies_of(process.pid) == []
     adopted = [entry for entry in Path("/proc").iterdir() if entry.name.isdigit()]
     assert adopted  # /proc readable: the zombie scan above looked at something
-    out, _ = process.communicate(timeout=30)
+    out, _err = process.communicate(timeout=30)
     assert out == b"done\n" and process.returncode == 0
 
 
@@ -270,7 +270,7 @@ def test_as_pid_1_of_a_pid_namespace_it_reaps_and_forwards() -> None:
     process = subprocess.Popen(  # noqa: S603 - test argv
         [unshare, "--pid", "--fork", "--mount-proc", sys.executable, str(SUPERVISOR), "--", "sh", "-c", script],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    lines = [read_line_within(process.stdout, 20) for _ in range(3)]
+    lines = [read_line_within(process.stdout, 20) for _line in range(3)]
     assert lines[0] == b"spawned\n"
     assert lines[1].startswith(b"pid1=") and b"nl2api_run.py" in lines[1], lines
     assert lines[2] == b"waiting\n", f"zombies were left under PID 1: {lines}"

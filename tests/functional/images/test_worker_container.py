@@ -40,7 +40,7 @@ def stream(batch_id: str) -> str:
 def insert_test_cases(database: Database, tag: str, count: int) -> list[str]:
     """`count` active test cases carrying `tag`, with just the columns the schema requires (and a ticker in the
     expected tool call, which a simulated answer then carries, so every evaluation passes)."""
-    ids = [str(uuid.uuid4()) for _ in range(count)]
+    ids = [str(uuid.uuid4()) for _case in range(count)]
     with database.connect(as_owner=True) as conn:
         for index, test_id in enumerate(ids):
             conn.execute(
@@ -73,6 +73,7 @@ def start_producer(engine: DockerEngine, images: ImageSet, env: dict[str, str], 
             "--distributed", "--workers", "0", "--redis-url", env["EVAL_REDIS_URL"]]
     container = containers.start(engine, images["worker"].tag, env, containers.ca_mount(ca),
                                  entrypoint=containers.supervised("src.evalkit.cli", *args))
+
     def batch_line() -> re.Match[str] | None:
         found = BATCH_LINE.search(containers.logs(engine, container, tail=None))
         if found is None and not containers.state(engine, container)["Running"]:
