@@ -50,7 +50,7 @@ REDIS_URL_KEY = "redis-url"
 URL_SPECIAL_SYMBOLS = ":@/#?%&+="
 #: Seconds the old credential stays valid after the consumers changed: longer than a reader takes from reading the
 #: URL to logging in with it (a few milliseconds here; a batch's run time in production).
-REVOKE_DELAY = "2s"
+REVOKE_DELAY = "1s"
 
 PG_AUTH_MARKERS = ("password authentication failed", "is not permitted to log in", "does not exist")
 REDIS_AUTH_MARKERS = ("WRONGPASS", "NOPERM", "invalid username-password", "user is disabled")

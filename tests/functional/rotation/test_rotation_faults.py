@@ -42,7 +42,9 @@ def test_killed_rotation_resumes_without_lockout(scenario: RotationScenario, fau
     old_pg = (scenario.roles[0], scenario.initial_pg_password)
     old_redis = (scenario.redis_user, scenario.initial_redis_password)
 
-    with scenario.load(threads=1, pause=0.01) as load:
+    # A light load (one thread per server, ~20 connections a second each) is enough to catch a lockout and leaves
+    # the CPU to the playbook runs.
+    with scenario.load(threads=1, pause=0.05) as load:
         load.wait_for_connections(5)
         killed = scenario.run_playbook(fault=fault)
         assert killed.rc != 0, killed.output[-3000:]
