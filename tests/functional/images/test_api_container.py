@@ -29,6 +29,7 @@ def test_api_turns_healthy_and_is_ready_with_postgres(
     base = f"http://127.0.0.1:{port}"
     status, body = containers.http_get(f"{base}/health")
     assert status == 200 and json.loads(body)["status"] == "alive"
+
     def ready() -> tuple[int, str] | None:
         answer = containers.http_get(f"{base}/ready")
         return answer if answer[0] == 200 else None

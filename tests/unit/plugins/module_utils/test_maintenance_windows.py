@@ -10,7 +10,7 @@ __metaclass__ = type  # pylint: disable=invalid-name
 import pytest
 
 from ansible_collections.nl2api.deploy.plugins.module_utils import maintenance_windows as windows
-from ansible_collections.nl2api.deploy.plugins.test.maintenance_windows import TestModule
+from ansible_collections.nl2api.deploy.plugins.test import maintenance_windows as window_tests
 
 
 @pytest.mark.parametrize("daily,weekly,overlap", [
@@ -53,7 +53,7 @@ def test_window_conflict(daily, weekly, minimum, problem):
 
 
 def test_clear_of_is_the_conflict_rule():
-    clear_of = TestModule().tests()["clear_of"]
+    clear_of = window_tests.TestModule().tests()["clear_of"]
     assert clear_of("03:00-04:00", "sun:05:00-sun:06:00") is True
     assert clear_of("05:00-06:00", "sun:05:30-sun:06:30") is False
     assert clear_of("03:00-03:40", "sun:05:00-sun:06:00", 60) is False
