@@ -22,6 +22,7 @@ import pytest
 from support.docker_engine import DockerdSettings, DockerEngine, docker_engine as start_docker_engine
 from support.errors import DockerUnavailableError, HarnessError
 from support.moto_server import MotoServer, run_moto
+from support.pgvector_server import PgvectorServer, run_pgvector
 from support.postgres_server import PostgresServer, run_postgres
 from support.redis_server import RedisServer, run_redis
 from support.tls import TlsBundle, temporary_test_ca
@@ -90,3 +91,11 @@ def docker_engine() -> Iterator[DockerEngine]:
     """A Docker engine (reused, or started and later stopped) plus the local base image tag (base_image)."""
     with ExitStack() as stack:
         yield _enter(stack, "Docker", start_docker_engine(DockerdSettings.from_environment(), BASE_IMAGE_SCRIPT))
+
+
+@pytest.fixture(scope="session")
+def pgvector_server(docker_engine: DockerEngine) -> Iterator[PgvectorServer]:
+    """PostgreSQL 17 + pgvector (the application's schema needs `vector`), run like the chart's pod (uid 10001,
+    read-only root) on a loopback port; its image is scripts/build-postgres-image.sh's, cached by recipe digest."""
+    with ExitStack() as stack:
+        yield _enter(stack, "PostgreSQL + pgvector container", run_pgvector(docker_engine))

@@ -12,14 +12,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from support.docker_engine import DockerEngine
 from support.errors import HarnessError
-from support.pgvector_server import Database, PgvectorServer, build_postgres_image, run_pgvector
+from support.pgvector_server import Database, PgvectorServer, build_postgres_image
 from support.redis_server import RedisServer
 
 from . import containers
@@ -69,20 +68,6 @@ def nl2api_images(docker_engine: DockerEngine, image_builder: Builder, image_con
     images = ImageSet(image_source, docker_engine.base_image, image_size(docker_engine, docker_engine.base_image),
                       migrations_base_image, project_version(image_source))
     return image_builder.build_all(images, image_context)
-
-
-@pytest.fixture(scope="session")
-def pgvector_server(docker_engine: DockerEngine) -> Iterator[PgvectorServer]:
-    """PostgreSQL 17 + pgvector (the schema needs `vector`), run like the chart's pod on a loopback port."""
-    with ExitStack() as stack:
-        failure = None
-        try:
-            server = stack.enter_context(run_pgvector(docker_engine))
-        except HarnessError as exc:
-            failure = f"PostgreSQL + pgvector container: {exc}"
-        if failure is not None:
-            pytest.fail(failure, pytrace=False)
-        yield server
 
 
 @pytest.fixture(scope="session")
