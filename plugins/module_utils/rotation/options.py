@@ -48,6 +48,18 @@ def _redis_options() -> dict:
     return spec
 
 
+def _aws_connection_options() -> dict:
+    """The AWS connection options of the elasticache block and of the aws_secretsmanager consumer (one spelling)."""
+    return dict(
+        region=dict(type="str"),
+        endpoint_url=dict(type="str"),
+        aws_access_key_id=dict(type="str", no_log=False),
+        aws_secret_access_key=dict(type="str", no_log=True),
+        session_token=dict(type="str", no_log=True),
+        profile=dict(type="str"),
+    )
+
+
 ARGUMENT_SPEC = dict(
     credential=dict(type="str", required=True),
     engine=dict(type="str", required=True, choices=list(ENGINES)),
@@ -76,12 +88,7 @@ ARGUMENT_SPEC = dict(
     redis=dict(type="dict", options=_redis_options(), required_together=REDIS_REQUIRED_TOGETHER),
     elasticache=dict(type="dict", options=dict(
         replication_group_id=dict(type="str", required=True),
-        region=dict(type="str"),
-        endpoint_url=dict(type="str"),
-        aws_access_key_id=dict(type="str", no_log=False),
-        aws_secret_access_key=dict(type="str", no_log=True),
-        session_token=dict(type="str", no_log=True),
-        profile=dict(type="str"),
+        **_aws_connection_options(),
         wait_timeout=dict(type="int", default=1800),
         host=dict(type="str", required=True),
         port=dict(type="int", default=6379),
@@ -114,12 +121,7 @@ ARGUMENT_SPEC = dict(
         kubeconfig=dict(type="path"),
         context=dict(type="str"),
         secret_id=dict(type="str", no_log=False),
-        region=dict(type="str"),
-        endpoint_url=dict(type="str"),
-        aws_access_key_id=dict(type="str", no_log=False),
-        aws_secret_access_key=dict(type="str", no_log=True),
-        session_token=dict(type="str", no_log=True),
-        profile=dict(type="str"),
+        **_aws_connection_options(),
         create=dict(type="bool", default=False),
         vault_url=dict(type="str"),
         token=dict(type="str", no_log=True),
