@@ -22,16 +22,13 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT / "collections") not in sys.path:
-    sys.path.insert(0, str(ROOT / "collections"))
-
-from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling import chart_values  # noqa: E402
-from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.hpa import (  # noqa: E402
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling import chart_values
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.hpa import (
     ScalingPolicy,
     ScalingRules,
     worst_case_scale_up,
 )
-from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.plan import (  # noqa: E402
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.plan import (
     DEFAULT_WORKER_PDB,
     NO_PDB,
     AutoscalingIntent,

@@ -20,10 +20,7 @@ import pytest
 from support.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT / "collections") not in sys.path:
-    sys.path.insert(0, str(ROOT / "collections"))
-
-from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.redis_streams import MODULE_ACL  # noqa: E402
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.redis_streams import MODULE_ACL
 
 PROD_ARGS: dict[str, Any] = {
     "queue": {

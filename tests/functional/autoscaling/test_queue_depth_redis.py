@@ -7,34 +7,28 @@ XPENDING), which is more than the module's."""
 from __future__ import annotations
 
 import secrets
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import redis
 
-ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT / "collections") not in sys.path:
-    sys.path.insert(0, str(ROOT / "collections"))
-
-from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.plan import (  # noqa: E402
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.plan import (
     CONSUMER_GROUP,
     AutoscalingIntent,
     desired_replicas,
     plan,
     stream_name,
 )
-from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.redis_streams import (  # noqa: E402
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.redis_streams import (
     KEDA_SCALER_ACL,
     MODULE_ACL,
     QueueReadError,
     read_queue_depth,
 )
-from support.redis_server import RedisServer  # noqa: E402
-from support.tls import create_test_ca  # noqa: E402
+from support.redis_server import RedisServer
+from support.tls import create_test_ca
 
 
 @dataclass(frozen=True)

@@ -3,18 +3,11 @@ rich's console output, the supervisor's masked or an unmasked Redis URL, progres
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
+from ansible.errors import AnsibleFilterError
 
-ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT / "collections") not in sys.path:
-    sys.path.insert(0, str(ROOT / "collections"))
-
-from ansible.errors import AnsibleFilterError  # noqa: E402
-
-from ansible_collections.nl2api.deploy.plugins.filter.batch import (  # noqa: E402
+from ansible_collections.nl2api.deploy.plugins.filter.batch import (
     FilterModule,
     batch_id_from_log,
     batch_log_summary,

@@ -46,11 +46,8 @@ import redis
 import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT / "collections") not in sys.path:
-    sys.path.insert(0, str(ROOT / "collections"))
-
-from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import kubernetes as rk  # noqa: E402
-from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (  # noqa: E402
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import kubernetes as rk
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (
     Credential,
     RotationError,
 )
