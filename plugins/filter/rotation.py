@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from collections.abc import Mapping
+
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
 
@@ -23,8 +25,20 @@ MODULE_SETTINGS = ("engine", "max_age", "revoke_delay", "password_length", "pass
                    "postgres", "redis", "elasticache", "azure_redis", "consumers", "rollouts", "keda_refresh")
 
 
+def plain(value):
+    """``value`` as plain dicts and lists, every template in it rendered. ansible-core hands a filter lazy containers
+    whose deep copy (ArgumentSpecValidator deep-copies its parameters) also copies the templating engine, and a
+    filter plugin named in a value then fails to load in the copy ("'dict' object is not callable")."""
+    if isinstance(value, Mapping):
+        return dict((key, plain(item)) for key, item in value.items())
+    if is_sequence(value):
+        return [plain(item) for item in value]
+    return value
+
+
 def module_arguments(name, settings, state_dir):
     """The module arguments tasks/rotate.yml gives for one credential's settings."""
+    settings = plain(settings)
     arguments = dict((key, settings[key]) for key in MODULE_SETTINGS if settings.get(key) is not None)
     arguments.update(credential=name, state_dir=state_dir)
     return arguments
