@@ -21,7 +21,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[3]
+from support.ansible_cli import find_helm
+
 from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling import chart_values
 from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.hpa import (
     ScalingPolicy,
@@ -38,6 +39,8 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.plan imp
     assess,
     intent_scale_up_timing,
 )
+
+ROOT = Path(__file__).resolve().parents[3]
 
 CHART = ROOT / "deploy" / "helm" / "nl2api"
 ENVIRONMENTS = ROOT / "deploy" / "helm" / "environments"
@@ -68,13 +71,6 @@ CASES = {
 }
 
 
-def helm() -> str:
-    for candidate in (os.environ.get("HELM"), str(ROOT / ".venv" / "bin" / "helm"), shutil.which("helm")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail("helm binary not found (make setup installs it into .venv/bin)", pytrace=False)
-
-
 def chart_pdb(pdb: PdbIntent) -> dict[str, Any]:
     """worker.podDisruptionBudget for the PDB the intent assumes."""
     if pdb == NO_PDB:
@@ -92,7 +88,7 @@ def batch_values(batch_id: str = BATCH) -> dict[str, Any]:
 
 
 def helm_template(tmp_path: Path, *files: Path) -> list[dict[str, Any]]:
-    cmd = [helm(), "template", RELEASE, str(CHART), "--namespace", NAMESPACE]
+    cmd = [find_helm(), "template", RELEASE, str(CHART), "--namespace", NAMESPACE]
     for path in files:
         cmd += ["--values", str(path)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
@@ -310,7 +306,7 @@ def test_the_schema_rejects_the_old_list_interface(tmp_path):
     document = chart_values.merge_maps(batch_values(), {"worker": {"autoscaling": values}})
     values_file = tmp_path / "old.yaml"
     values_file.write_text(yaml.safe_dump(document))
-    done = subprocess.run([helm(), "template", RELEASE, str(CHART), "--values", str(values_file)],
+    done = subprocess.run([find_helm(), "template", RELEASE, str(CHART), "--values", str(values_file)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode != 0 and "lists" in done.stderr
 

@@ -17,10 +17,12 @@ from typing import Any
 
 import pytest
 
+from support.ansible_cli import run_module
 from support.redis_server import RedisServer
 
-ROOT = Path(__file__).resolve().parents[3]
 from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.redis_streams import MODULE_ACL
+
+ROOT = Path(__file__).resolve().parents[3]
 
 PROD_ARGS: dict[str, Any] = {
     "queue": {
@@ -37,32 +39,10 @@ PROD_ARGS: dict[str, Any] = {
 CHART = ROOT / "deploy" / "helm" / "nl2api"
 
 
-def ansible_binary() -> str:
-    for candidate in (str(Path(sys.executable).parent / "ansible"), str(ROOT / ".venv" / "bin" / "ansible"),
-                      shutil.which("ansible")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail("the ansible command is not installed (make setup)", pytrace=False)
-
-
 def run_ansible(args: dict[str, Any], *extra: str) -> tuple[int, dict[str, Any], str]:
     """Run the module on localhost through `ansible`; (exit code, the host's result, raw stdout)."""
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_NOCOLOR="1",
-    )
-    cmd = [ansible_binary(), "localhost", "-i", "localhost,", "-c", "local",
-           "-e", "ansible_python_interpreter=%s" % sys.executable,
-           "-m", "nl2api.deploy.queue_autoscaling", "-a", json.dumps(args), *extra]
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False)
-    try:
-        output = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        pytest.fail("ansible printed no JSON (rc=%d):\n%s\n%s" % (done.returncode, done.stdout, done.stderr))
-    return done.returncode, output["plays"][0]["tasks"][0]["hosts"]["localhost"], done.stdout
+    run = run_module("nl2api.deploy.queue_autoscaling", args, *extra, timeout=180)
+    return run.rc, run.result, run.stdout
 
 
 def test_prod_intent_through_ansible():

@@ -4,9 +4,7 @@ that cannot run here: helm talking to a cluster (fake_helm.py) and the Kubernete
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,10 +15,10 @@ from typing import Any, Callable
 
 import pytest
 
+from support.ansible_cli import BIN, REPO_ROOT, clean_ansible_environment, find_helm
+
 from .kube_standin import Cluster, ProducerScript, kube_standin
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-BIN = Path(sys.executable).parent
 NAMESPACE = "nl2api"
 PLATFORM_RELEASE = "nl2api"
 # A copied checkout may have no git history for the local inventory's tag lookup: pin the tag.
@@ -77,11 +75,7 @@ class FakeHelm:
 
 @pytest.fixture(scope="session")
 def real_helm() -> str:
-    helm = shutil.which("helm", path="%s%s%s" % (BIN, os.pathsep, os.environ.get("PATH", "")))
-    if helm is None:
-        pytest.fail("helm not found on PATH or in %s: run `make setup`, which installs it into .venv/bin" % BIN,
-                    pytrace=False)
-    return helm
+    return find_helm()
 
 
 @pytest.fixture
@@ -108,30 +102,12 @@ class Batch:
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "ANSIBLE_"))}
-    env.pop("KUBECONFIG", None)
-    env.update({
-        "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "PATH": "%s%s%s" % (BIN, os.pathsep, env.get("PATH", "")),
-        "NL2API_IMAGE_TAG": PINNED_TAG,
+    return clean_ansible_environment(
+        ANSIBLE_FORCE_COLOR="0",
+        NL2API_IMAGE_TAG=PINNED_TAG,
         # Modules through the interpreter's stdin instead of a copied file: each poll of the API is a module run.
-        "ANSIBLE_PIPELINING": "1",
-    })
-    return env
-
-
-def write_kubeconfig(cluster: Cluster, directory: Path) -> Path:
-    path = directory / "kubeconfig"
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "standin",
-        "clusters": [{"name": "standin", "cluster": {"server": cluster.url}}],
-        "contexts": [{"name": "standin", "context": {"cluster": "standin", "user": "standin"}}],
-        "users": [{"name": "standin", "user": {"token": "not-a-real-token"}}],
-    }), encoding="utf-8")
-    path.chmod(0o600)
-    return path
+        ANSIBLE_PIPELINING="1",
+    )
 
 
 @pytest.fixture
@@ -142,7 +118,7 @@ def batch_cluster(tmp_path: Path, fake_helm: FakeHelm) -> Iterator[Callable[[Pro
 
         def start(script: ProducerScript) -> Batch:
             cluster = stack.enter_context(kube_standin(NAMESPACE, fake_helm.state_path, script))
-            kubeconfig = write_kubeconfig(cluster, tmp_path)
+            kubeconfig = cluster.kubeconfig(tmp_path)
 
             def run(*extra: str, timeout: int = 120) -> Run:
                 argv = [str(BIN / "ansible-playbook"), str(REPO_ROOT / "playbooks" / "run_batch.yml"),

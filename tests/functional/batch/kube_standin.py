@@ -21,10 +21,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from support.kube_api import not_found, refuse_write, selector_matches, serve_kube_api, write_kubeconfig
 
 
 @dataclass
@@ -98,6 +99,10 @@ class Cluster:
                 "spec": {"containers": [{"name": "producer", "image": "nl2api-worker:test"}]},
                 "status": {"phase": phase, "containerStatuses": [{"name": "producer", "state": state}]}}
 
+    def kubeconfig(self, directory: Path) -> Path:
+        """A kubeconfig whose context `standin` reaches this stand-in."""
+        return write_kubeconfig(directory / "kubeconfig", self.url, context="standin")
+
     def job(self) -> dict[str, Any]:
         status: dict[str, Any] = {"active": 1}
         if self.ended():
@@ -130,17 +135,8 @@ DISCOVERY = {
 }
 
 
-def _matches(labels: dict[str, str], selector: str) -> bool:
-    return all(labels.get(key) == value for key, _equals, value in
-               (term.partition("=") for term in filter(None, selector.split(","))))
-
-
-def _not_found(kind: str, name: str) -> tuple[int, dict[str, Any]]:
-    return 404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
-                 "message": '%s "%s" not found' % (kind, name)}
-
-
 def _answer(cluster: Cluster, path: str, query: str) -> tuple[int, dict[str, Any] | str]:
+    """What a GET of `path` gets; it counts the reads that move the producer along."""
     if path in DISCOVERY:
         return 200, DISCOVERY[path]
     pods = "/api/v1/namespaces/%s/pods" % cluster.namespace
@@ -148,7 +144,7 @@ def _answer(cluster: Cluster, path: str, query: str) -> tuple[int, dict[str, Any
     if path == pods:
         cluster.pod_reads += 1
         selector = parse_qs(query).get("labelSelector", [""])[0]
-        items = [cluster.pod()] if exists and _matches(cluster.pod()["metadata"]["labels"], selector) else []
+        items = [cluster.pod()] if exists and selector_matches(cluster.pod()["metadata"]["labels"], selector) else []
         return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
     if path == "%s/%s" % (pods, cluster.pod_name) and exists:
         cluster.pod_reads += 1
@@ -160,49 +156,21 @@ def _answer(cluster: Cluster, path: str, query: str) -> tuple[int, dict[str, Any
         if cluster.workers_started():
             cluster.job_reads_after_workers += 1
         return 200, cluster.job()
-    return _not_found("object", path.rsplit("/", 1)[-1])
+    return not_found("object", path.rsplit("/", 1)[-1])
 
 
 @contextmanager
 def kube_standin(namespace: str, state_path: Path, script: ProducerScript) -> Iterator[Cluster]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    cluster = Cluster(url="http://127.0.0.1:%d" % server.server_address[1], namespace=namespace,
-                      state_path=state_path, script=script)
+    cluster = Cluster(url="", namespace=namespace, state_path=state_path, script=script)
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def _send(self, code: int, body: dict[str, Any] | str) -> None:
-            data = (body if isinstance(body, str) else json.dumps(body)).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(method: str, raw_path: str, _content_type: str, _body: bytes) -> tuple[int, dict[str, Any] | str]:
+        with lock:
+            cluster.requests.append("%s %s" % (method, raw_path))
+            if method != "GET":
+                return refuse_write(method)
+            url = urlparse(raw_path)
+            return _answer(cluster, url.path, url.query)
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            url = urlparse(self.path)
-            with lock:
-                cluster.requests.append("GET " + self.path)
-                code, body = _answer(cluster, url.path, url.query)
-            self._send(code, body)
-
-        def _refuse(self) -> None:
-            with lock:
-                cluster.requests.append("%s %s" % (self.command, self.path))
-            self._send(405, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "MethodNotAllowed",
-                             "code": 405})
-
-        do_POST = do_PUT = do_PATCH = do_DELETE = _refuse  # noqa: N815
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (http.server's signature)
-            pass
-
-    server.RequestHandlerClass = Handler
-    thread = threading.Thread(target=server.serve_forever, name="batch-kube-standin", daemon=True)
-    thread.start()
-    try:
+    with serve_kube_api(answer, name="batch-kube-standin") as cluster.url:
         yield cluster
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)

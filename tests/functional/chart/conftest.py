@@ -22,6 +22,9 @@ import jsonschema
 import pytest
 import yaml
 
+from support.ansible_cli import find_helm
+from support.kube_api import strict_schema
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CHART_DIR = REPO_ROOT / "deploy" / "helm" / "nl2api"
 ENV_DIR = REPO_ROOT / "deploy" / "helm" / "environments"
@@ -60,14 +63,6 @@ class HelmError(AssertionError):
     def __init__(self, cmd: list[str], stderr: str):
         super().__init__(f"{' '.join(cmd)} failed:\n{stderr}")
         self.stderr = stderr
-
-
-def find_helm() -> str:
-    candidates = [os.environ.get("HELM"), str(REPO_ROOT / ".venv" / "bin" / "helm"), shutil.which("helm")]
-    for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail("helm binary not found (set HELM, or install it into .venv/bin)")
 
 
 def find_crd_dir() -> Path | None:
@@ -264,19 +259,6 @@ def restricted_violations(name: str, spec: dict) -> list[str]:
 # Schema validation: kubernetes-validate (built-in kinds) and CRD schemas (custom resources)
 # --------------------------------------------------------------------------------------
 
-def _strictify(node: Any) -> Any:
-    """Reject unknown fields like the API server does for structural CRD schemas."""
-    if isinstance(node, dict):
-        node = {k: _strictify(v) for k, v in node.items()}
-        if ("properties" in node and "additionalProperties" not in node
-                and not node.get("x-kubernetes-preserve-unknown-fields")):
-            node["additionalProperties"] = False
-        return node
-    if isinstance(node, list):
-        return [_strictify(v) for v in node]
-    return node
-
-
 @functools.lru_cache(maxsize=None)
 def crd_validators() -> dict[tuple[str, str], jsonschema.Draft7Validator]:
     """(apiVersion, kind) -> validator, for every *served* version of every CRD file."""
@@ -293,7 +275,7 @@ def crd_validators() -> dict[tuple[str, str], jsonschema.Draft7Validator]:
             for version in crd["spec"]["versions"]:
                 if not version.get("served"):
                     continue
-                schema = _strictify(version["schema"]["openAPIV3Schema"])
+                schema = strict_schema(version["schema"]["openAPIV3Schema"])
                 validators[(f"{group}/{version['name']}", kind)] = jsonschema.Draft7Validator(schema)
     return validators
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -14,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from support.ansible_cli import BIN, JSON_CALLBACK, REPO_ROOT, clean_ansible_environment, find_helm, module_result
+from support.kube_api import write_kubeconfig
 from support.ports import free_port
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-BIN = Path(sys.executable).parent
 
 
 @dataclass
@@ -29,31 +28,20 @@ class Run:
     @property
     def result(self) -> dict[str, Any]:
         """The module result of an `ansible -m` run with the json callback."""
-        data = json.loads(self.stdout)
-        return data["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        return module_result(self.stdout)
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_AUTH_", "ANSIBLE_"))}
-    env.pop("KUBECONFIG", None)
-    env.update({
-        "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / "collections"),
-        "PATH": "%s%s%s" % (BIN, os.pathsep, env.get("PATH", "")),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_LOCAL_TEMP": str(Path(os.environ.get("TMPDIR", "/tmp")) / "nl2api-rollback-tests"),
-    })
-    env.update(extra or {})
-    return env
+    return clean_ansible_environment(
+        ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / "collections"),
+        ANSIBLE_LOCAL_TEMP=str(Path(os.environ.get("TMPDIR", "/tmp")) / "nl2api-rollback-tests"),
+        **(extra or {}),
+    )
 
 
 @pytest.fixture(scope="session")
 def helm_binary() -> str:
-    helm = shutil.which("helm", path="%s%s%s" % (BIN, os.pathsep, os.environ.get("PATH", "")))
-    if helm is None:
-        pytest.fail("helm not found on PATH or in %s: run `make setup`, which installs it into .venv/bin" % BIN,
-                    pytrace=False)
-    return helm
+    return find_helm()
 
 
 @pytest.fixture
@@ -69,8 +57,7 @@ def run_module(helm_binary: str, tmp_path: Path):
         if diff:
             argv.append("--diff")
         proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=timeout, check=False,
-                              env=_env({"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-                                        **(env or {})}))
+                              env=_env({**JSON_CALLBACK, **(env or {})}))
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
     return run
@@ -96,12 +83,5 @@ def run_playbook(tmp_path: Path):
 
 @pytest.fixture
 def unreachable_kubeconfig(tmp_path):
-    """A kubeconfig whose API server port has nothing listening (connection refused)."""
-    path = tmp_path / "kubeconfig-unreachable"
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "gone",
-        "clusters": [{"name": "gone", "cluster": {"server": "https://127.0.0.1:%d" % free_port()}}],
-        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-    }))
-    return path
+    """A kubeconfig (context `gone`) whose API server port has nothing listening (connection refused)."""
+    return write_kubeconfig(tmp_path / "kubeconfig-unreachable", "https://127.0.0.1:%d" % free_port(), context="gone")

@@ -11,13 +11,13 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+from support.kube_api import not_found, refuse_write, selector_matches, serve_kube_api, status, write_kubeconfig
 
 NAMESPACE = "nl2api"
 
@@ -54,81 +54,35 @@ def release_secret(name: str, number: int, status: str, description: str, tag: s
 
 @dataclass
 class KubeApi:
-    url: str
+    url: str = ""
     secrets: list[dict] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
 
     def kubeconfig(self, directory: Path, context: str = "fake") -> Path:
-        path = directory / "kubeconfig"
-        path.write_text(json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": context,
-            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
-            "contexts": [{"name": context, "context": {"cluster": "fake", "user": "fake"}}],
-            "users": [{"name": "fake", "user": {"token": "not-a-real-token"}}],
-        }))
-        path.chmod(0o600)
-        return path
+        return write_kubeconfig(directory / "kubeconfig", self.url, context=context)
 
-
-def _matches(labels: dict, selector: str) -> bool:
-    for term in filter(None, selector.split(",")):
-        key, value = term.partition("=")[::2]
-        if labels.get(key) != value:
-            return False
-    return True
+    def answer(self, method: str, raw_path: str, _content_type: str, _body: bytes) -> tuple[int, dict]:
+        """helm's reads of its release Secrets; anything else is 404, and every write 405."""
+        self.requests.append("%s %s" % (method, raw_path))
+        if method != "GET":
+            return refuse_write(method)
+        url = urlparse(raw_path)
+        prefix = "/api/v1/namespaces/%s/secrets" % NAMESPACE
+        if url.path == "/version":
+            return 200, {"major": "1", "minor": "35", "gitVersion": "v1.35.0"}
+        if url.path == prefix:
+            selector = parse_qs(url.query).get("labelSelector", [""])[0]
+            items = [s for s in self.secrets if selector_matches(s["metadata"]["labels"], selector)]
+            return 200, {"kind": "SecretList", "apiVersion": "v1", "metadata": {}, "items": items}
+        if url.path.startswith(prefix + "/"):
+            name = url.path.rsplit("/", 1)[1]
+            found = [s for s in self.secrets if s["metadata"]["name"] == name]
+            return (200, found[0]) if found else not_found("secrets", name)
+        return status(404, "NotFound", "the server could not find the requested resource")
 
 
 @contextmanager
 def kube_api(port: int, secrets: list[dict]) -> Iterator[KubeApi]:
-    api = KubeApi(url="http://127.0.0.1:%d" % port, secrets=secrets)
-
-    class Handler(BaseHTTPRequestHandler):
-        def _send(self, code: int, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            url = urlparse(self.path)
-            api.requests.append("GET " + self.path)
-            prefix = "/api/v1/namespaces/%s/secrets" % NAMESPACE
-            if url.path == "/version":
-                self._send(200, {"major": "1", "minor": "35", "gitVersion": "v1.35.0"})
-            elif url.path == prefix:
-                selector = parse_qs(url.query).get("labelSelector", [""])[0]
-                items = [s for s in api.secrets if _matches(s["metadata"]["labels"], selector)]
-                self._send(200, {"kind": "SecretList", "apiVersion": "v1", "metadata": {}, "items": items})
-            elif url.path.startswith(prefix + "/"):
-                name = url.path.rsplit("/", 1)[1]
-                found = [s for s in api.secrets if s["metadata"]["name"] == name]
-                if found:
-                    self._send(200, found[0])
-                else:
-                    self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
-                                     "message": 'secrets "%s" not found' % name, "code": 404})
-            else:
-                self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
-                                 "code": 404})
-
-        def _refuse(self) -> None:
-            api.requests.append("%s %s" % (self.command, self.path))
-            self._send(405, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "MethodNotAllowed",
-                             "code": 405})
-
-        do_POST = do_PUT = do_PATCH = do_DELETE = _refuse  # noqa: N815
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (http.server's signature)
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="fake-kube-api", daemon=True)
-    thread.start()
-    try:
+    api = KubeApi(secrets=secrets)
+    with serve_kube_api(api.answer, name="fake-kube-api", port=port) as api.url:
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)

@@ -29,6 +29,8 @@ import psycopg
 import pytest
 import redis
 
+from support import ansible_cli
+from support.ansible_cli import ModuleRun
 from support.postgres_server import PostgresServer
 from support.redis_server import RedisServer
 
@@ -39,43 +41,9 @@ MODULE = "nl2api.deploy.credential_rotation"
 # ------------------------------------------------------------------------------------------------------ helpers
 
 
-def ansible_binary() -> str:
-    for candidate in (str(Path(sys.executable).parent / "ansible"), str(ROOT / ".venv" / "bin" / "ansible"),
-                      shutil.which("ansible")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail("the ansible command is not installed (make setup)", pytrace=False)
-
-
-@dataclass
-class Run:
-    rc: int
-    result: dict[str, Any]
-    stdout: str
-    stderr: str
-
-
-def run_module(args: dict[str, Any], *extra: str, fault: str | None = None) -> Run:
+def run_module(args: dict[str, Any], *extra: str, fault: str | None = None) -> ModuleRun:
     """Run the module on localhost through `ansible` (JSON callback); fault sets NL2API_ROTATION_FAULT."""
-    env = dict(os.environ)
-    env.pop("NL2API_ROTATION_FAULT", None)
-    env.update(
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_NOCOLOR="1",
-    )
-    if fault:
-        env["NL2API_ROTATION_FAULT"] = fault
-    cmd = [ansible_binary(), "localhost", "-i", "localhost,", "-c", "local",
-           "-e", "ansible_python_interpreter=%s" % sys.executable,
-           "-m", MODULE, "-a", json.dumps(args), *extra]
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
-    try:
-        output = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        pytest.fail("ansible printed no JSON (rc=%d):\n%s\n%s" % (done.returncode, done.stdout, done.stderr))
-    return Run(done.returncode, output["plays"][0]["tasks"][0]["hosts"]["localhost"], done.stdout, done.stderr)
+    return ansible_cli.run_module(MODULE, args, *extra, env={"NL2API_ROTATION_FAULT": fault or None})
 
 
 def read_volume(path: Path) -> dict[str, str]:

@@ -34,7 +34,6 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -45,12 +44,15 @@ import pytest
 import redis
 import yaml
 
-ROOT = Path(__file__).resolve().parents[3]
 from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import kubernetes as rk
 from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (
     Credential,
     RotationError,
 )
+from support import ansible_cli
+from support.kube_api import serve_kube_api, status, strict_schema, write_kubeconfig
+
+ROOT = Path(__file__).resolve().parents[3]
 
 K8S_VERSION = "1.31"
 NS = "nl2api"
@@ -87,19 +89,6 @@ JSON_PATCH = "application/json-patch+json"
 # Schemas
 
 
-def _strictify(node: Any) -> Any:
-    """Reject unknown fields like the API server does for structural CRD schemas."""
-    if isinstance(node, dict):
-        node = {k: _strictify(v) for k, v in node.items()}
-        if ("properties" in node and "additionalProperties" not in node
-                and not node.get("x-kubernetes-preserve-unknown-fields")):
-            node["additionalProperties"] = False
-        return node
-    if isinstance(node, list):
-        return [_strictify(v) for v in node]
-    return node
-
-
 @functools.lru_cache(maxsize=None)
 def keda_validators() -> dict[str, jsonschema.Draft7Validator]:
     validators = {}
@@ -107,7 +96,7 @@ def keda_validators() -> dict[str, jsonschema.Draft7Validator]:
         crd = yaml.safe_load(path.read_text())
         for version in crd["spec"]["versions"]:
             if version["name"] == "v1alpha1":
-                schema = _strictify(version["schema"]["openAPIV3Schema"])
+                schema = strict_schema(version["schema"]["openAPIV3Schema"])
                 validators[crd["spec"]["names"]["kind"]] = jsonschema.Draft7Validator(schema)
     # ClusterTriggerAuthentication is the same Go type (TriggerAuthenticationSpec) as TriggerAuthentication, and
     # its CRD is not vendored: validate it with the TriggerAuthentication schema.
@@ -253,17 +242,7 @@ class FakeKube:
         return ["%s %s" % (r.method, r.path) for r in self.requests]
 
     def kubeconfig(self, directory: Path, context: str = "fake") -> str:
-        path = directory / "kubeconfig"
-        path.write_text(json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": "other",
-            "clusters": [{"name": "fake", "cluster": {"server": self.url}},
-                         {"name": "nowhere", "cluster": {"server": "http://127.0.0.1:9"}}],
-            "contexts": [{"name": context, "context": {"cluster": "fake", "user": "fake"}},
-                         {"name": "other", "context": {"cluster": "nowhere", "user": "fake"}}],
-            "users": [{"name": "fake", "user": {"token": "not-a-real-token"}}],
-        }))
-        path.chmod(0o600)
-        return str(path)
+        return str(write_kubeconfig(directory / "kubeconfig", self.url, context=context, current="other"))
 
     # -- server side -------------------------------------------------------------------------------------------------
 
@@ -421,50 +400,21 @@ class FakeKube:
         self._bump_rv(deployment["metadata"])
 
 
-def status(code: int, reason: str, message: str) -> tuple[int, dict]:
-    return code, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-                  "reason": reason, "code": code}
-
-
 @pytest.fixture
 def kube() -> Iterator[FakeKube]:
     api = FakeKube()
 
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            content_type = self.headers.get("Content-Type") or ""
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                code, payload = status(400, "BadRequest", "invalid JSON")
-            else:
-                with api.lock:
-                    api.requests.append(Request(self.command, self.path, content_type, body))
-                    code, payload = api.handle(self.command, self.path, content_type, body)
-            data = json.dumps(payload).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(method: str, raw_path: str, content_type: str, raw: bytes) -> tuple[int, dict]:
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            return status(400, "BadRequest", "invalid JSON")
+        with api.lock:
+            api.requests.append(Request(method, raw_path, content_type, body))
+            return api.handle(method, raw_path, content_type, body)
 
-        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve  # noqa: N815
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (http.server's signature)
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    api.url = "http://127.0.0.1:%d" % server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, name="fake-kube-api", daemon=True)
-    thread.start()
-    try:
+    with serve_kube_api(answer, name="fake-kube-api") as api.url:
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -1021,18 +971,8 @@ def test_api_client_seam(kube: FakeKube, kubeconfig: dict) -> None:
 
 
 def run_module(args: dict) -> tuple[int, dict, str]:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_NOCOLOR="1")
-    ansible = str(Path(sys.executable).parent / "ansible")
-    cmd = [ansible if os.access(ansible, os.X_OK) else "ansible", "localhost", "-i", "localhost,", "-c", "local",
-           "-e", "ansible_python_interpreter=%s" % sys.executable,
-           "-m", "nl2api.deploy.credential_rotation", "-a", json.dumps(args)]
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
-    try:
-        output = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        pytest.fail("ansible printed no JSON (rc=%d):\n%s\n%s" % (done.returncode, done.stdout, done.stderr))
-    return done.returncode, output["plays"][0]["tasks"][0]["hosts"]["localhost"], done.stdout + done.stderr
+    run = ansible_cli.run_module("nl2api.deploy.credential_rotation", args)
+    return run.rc, run.result, run.stdout + run.stderr
 
 
 def test_module_delivers_rolls_and_refreshes_keda(kube: FakeKube, kubeconfig: dict, redis_server: Any,
