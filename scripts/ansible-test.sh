@@ -23,9 +23,10 @@ run_dir="$(mktemp -d "$cache/ansible-test.XXXXXX")"
 trap 'rm -rf "$run_dir"' EXIT
 dest="$run_dir/ansible_collections/$namespace/$name"
 mkdir -p "$dest"
-# collections/ only holds the symlink that points back at the root: not part of the collection.
+# collections/ only holds the symlink that points back at the root: not part of the collection. A tracked file
+# deleted in the working tree (an uncommitted removal) is skipped, not an error.
 (cd "$root" && git ls-files -z --cached --others --exclude-standard -- . ':!collections' \
-  | xargs -0 -I{} sh -c '[ -e "{}" ] && printf "%s\0" "{}"' \
+  | xargs -0 -I{} sh -c '[ ! -e "{}" ] || printf "%s\0" "{}"' \
   | tar --null -T - -cf -) | tar -xf - -C "$dest"
 
 cd "$dest"

@@ -10,6 +10,8 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nl2api.deploy.plugins.module_utils.connection_urls import (
     EndpointError,
+    app_secret_data,
+    app_secret_problems,
     postgres_url_template,
     redis_url_template,
 )
@@ -29,6 +31,23 @@ def _redis(endpoint, with_username=True):
         raise AnsibleFilterError(str(exc)) from exc
 
 
+def _app_secret_problems(credentials, database=None, redis=None):
+    return app_secret_problems(credentials, database or {}, redis or {})
+
+
+def _app_secret_data(credentials, database=None, redis=None):
+    try:
+        return app_secret_data(credentials, database or {}, redis or {})
+    except ValueError as exc:
+        # The message names fields, never values.
+        raise AnsibleFilterError(str(exc)) from None
+
+
 class FilterModule(object):
     def filters(self):
-        return {"postgres_url_template": _postgres, "redis_url_template": _redis}
+        return {
+            "postgres_url_template": _postgres,
+            "redis_url_template": _redis,
+            "app_secret_problems": _app_secret_problems,
+            "app_secret_data": _app_secret_data,
+        }

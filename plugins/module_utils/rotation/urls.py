@@ -25,32 +25,15 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type  # pylint: disable=invalid-name
 
 import re
-import string
-from typing import Any, Dict, Optional, Tuple
-from urllib.parse import quote, unquote, urlsplit
+from typing import Any, Dict, Optional
+from urllib.parse import unquote, urlsplit
 
+from ansible_collections.nl2api.deploy.plugins.module_utils.connection_urls import fill, placeholders
 from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import CREDENTIAL_FIELDS, RotationError
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 #: Sample values rendered into a template to check where the placeholders land (no URL-special characters).
 _SAMPLE = {"username": "nl2apiSampleUser", "password": "nl2apiSamplePassword"}
-
-
-def encode(value: str) -> str:
-    """``value`` percent-encoded for the user info of a URL (every reserved character, UTF-8 for non-ASCII)."""
-    return quote(value, safe="")
-
-
-def placeholders(template: str) -> Tuple[str, ...]:
-    """The placeholder names of ``template`` in order; ValueError for a malformed one (a lone ``{`` or ``}``)."""
-    names = []
-    for dummy_literal, name, spec, conversion in string.Formatter().parse(template):
-        if name is None:
-            continue
-        if spec or conversion:
-            raise ValueError("{%s} takes no format spec or conversion" % name)
-        names.append(name)
-    return tuple(names)
 
 
 def validate_template(template: Any, where: str) -> str:
@@ -87,13 +70,13 @@ def validate_template(template: Any, where: str) -> str:
 
 
 def build_url(template: str, username: Optional[str], password: Optional[str]) -> str:
-    """``template`` with ``{username}`` and ``{password}`` replaced by their percent-encoded values. RotationError
-    when the template asks for a value the credential does not have (a password-only server and ``{username}``)."""
-    values = {"username": username, "password": password}
-    missing = [name for name in placeholders(template) if values.get(name) is None]
-    if missing:
-        raise RotationError("the credential has no %s for {%s}" % (missing[0], missing[0]))
-    return template.format(**dict((name, encode(value)) for name, value in values.items() if value is not None))
+    """``template`` with ``{username}`` and ``{password}`` replaced by their percent-encoded values (the collection's
+    one filler, connection_urls.fill). RotationError when the template asks for a value the credential does not
+    have (a password-only server and ``{username}``)."""
+    try:
+        return fill(template, username, password)
+    except ValueError as exc:
+        raise RotationError(str(exc)) from None
 
 
 def credential_of_url(url: str) -> Dict[str, Optional[str]]:

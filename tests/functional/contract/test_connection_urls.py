@@ -19,7 +19,7 @@ if str(ROOT / "collections") not in sys.path:
     sys.path.insert(0, str(ROOT / "collections"))
 
 from ansible_collections.nl2api.deploy.plugins.module_utils.connection_urls import (  # noqa: E402
-    EndpointError, postgres_url_template, redis_url_template)
+    EndpointError, app_secret_data, postgres_url_template, redis_url_template)
 from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.urls import build_url  # noqa: E402
 
 CHART = ROOT / "deploy" / "helm" / "nl2api"
@@ -65,6 +65,19 @@ def test_the_collection_builds_the_urls_the_chart_builds(database_case: str, red
     secret = chart_secret(database, redis)
     assert secret["postgres-url"] == build_url(postgres_url_template(database), user, password)
     assert secret["redis-url"] == build_url(redis_url_template(redis), user, password)
+
+
+@pytest.mark.parametrize("database_case", sorted(DATABASES))
+def test_the_seeded_secret_holds_what_the_chart_secret_holds(database_case: str) -> None:
+    """roles/app seeds secrets.existingSecret (app_credentials_secret) with the keys of the chart's own Secret."""
+    database, redis = DATABASES[database_case], REDISES["TLS with a private CA"]
+    user, password = USER.replace(" ", "_"), PASSWORD.replace(" ", "_")
+    chart = chart_secret(database, redis)
+    seeded = app_secret_data({"postgres_username": user, "postgres_password": password, "redis_username": user,
+                              "redis_password": password}, database, redis)
+    shared = ("postgres-url", "postgres-migrations-url", "redis-url", "postgres-username", "postgres-password",
+              "redis-username", "redis-password")
+    assert {key: seeded[key] for key in shared} == {key: chart[key] for key in shared}
 
 
 def test_a_password_only_redis_url_has_an_empty_user_name() -> None:

@@ -12,11 +12,11 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from ansible_collections.nl2api.deploy.plugins.module_utils.connection_urls import encode
 from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import RotationError
 from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.urls import (
     build_url,
     credential_of_url,
-    encode,
     validate_template,
 )
 
