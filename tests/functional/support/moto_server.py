@@ -8,7 +8,6 @@ explicit dummy credentials, so a developer's real AWS profile can never be used 
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import signal
 import sys
 import urllib.request
@@ -23,8 +22,8 @@ from botocore.config import Config
 
 from .errors import MissingDependencyError
 from .ports import LOOPBACK, free_port
-from .process import ManagedProcess, child_environment, run_with_port_retry, wait_until
-from .workdirs import make_workdir
+from .process import ManagedProcess, child_environment, serve_daemon, start_daemon
+from .workdirs import temporary_workdir
 
 REGION = "us-east-1"
 ACCESS_KEY_ID = "testing"
@@ -88,27 +87,16 @@ def run_moto(*, startup_timeout: float = STARTUP_TIMEOUT) -> Iterator[MotoServer
             f"moto's server mode is not importable by {sys.executable}; install the Python test dependencies "
             "(pip install -r requirements/dev.txt -c requirements/constraints.txt, which has moto[server])"
         )
-    workdir = make_workdir("moto")
-    try:
-        server, process = run_with_port_retry(lambda: _start(workdir, startup_timeout))
-        try:
-            yield server
-        finally:
-            process.stop(signal.SIGTERM, timeout=15)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with temporary_workdir("moto") as directory, serve_daemon(
+        lambda: _start(directory, startup_timeout), shutdown_signal=signal.SIGTERM, stop_timeout=15
+    ) as server:
+        yield server
 
 
 def _start(workdir: Path, startup_timeout: float) -> tuple[MotoServer, ManagedProcess]:
     """Run `python -m moto.server` on a fresh port and wait until its management API answers."""
     port = free_port()
     log_file = workdir / "moto.log"
-    process = ManagedProcess(
-        [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)],
-        log_path=log_file,
-        env=child_environment(MOTO_PORT=str(port)),
-        cwd=workdir,
-    )
     server = MotoServer(
         host=LOOPBACK,
         port=port,
@@ -117,11 +105,15 @@ def _start(workdir: Path, startup_timeout: float) -> tuple[MotoServer, ManagedPr
         secret_access_key=SECRET_ACCESS_KEY,
         log_file=log_file,
     )
-    try:
-        wait_until(lambda: _answers(server), what=f"moto on port {port}", timeout=startup_timeout, process=process)
-    except BaseException:
-        process.stop(signal.SIGTERM, timeout=10)
-        raise
+    process = start_daemon(
+        [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)],
+        log_path=log_file,
+        ready=lambda: _answers(server),
+        what=f"moto on port {port}",
+        timeout=startup_timeout,
+        env=child_environment(MOTO_PORT=str(port)),
+        cwd=workdir,
+    )
     return server, process
 
 

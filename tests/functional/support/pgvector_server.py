@@ -18,7 +18,6 @@ import contextlib
 import fcntl
 import os
 import secrets
-import shutil
 import subprocess
 import tempfile
 import time
@@ -35,7 +34,7 @@ from .docker_engine import DockerEngine, build_base_image
 from .errors import StartupError
 from .ports import LOOPBACK, free_port
 from .process import run_with_port_retry
-from .workdirs import make_workdir
+from .workdirs import temporary_workdir
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 IMAGE_SCRIPT = REPO_ROOT / "scripts" / "build-postgres-image.sh"
@@ -176,10 +175,9 @@ def run_pgvector(engine: DockerEngine, *, startup_timeout: float = STARTUP_TIMEO
     """Build (or find) the image, start the session's container, wait until the superuser can log in; the
     container and its data volume are always removed afterwards."""
     image, image_seconds = build_postgres_image(engine)
-    workdir = make_workdir("pgvector")
-    try:
+    with temporary_workdir("pgvector") as directory:
         password = secrets.token_urlsafe(24)
-        password_file = _write_password_file(workdir, password)
+        password_file = _write_password_file(directory, password)
         server = run_with_port_retry(
             lambda: _start(engine, image, image_seconds, password, password_file, startup_timeout)
         )
@@ -187,8 +185,6 @@ def run_pgvector(engine: DockerEngine, *, startup_timeout: float = STARTUP_TIMEO
             yield server
         finally:
             engine.cli.run("rm", "--force", "--volumes", server.container, check=False)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _write_password_file(workdir: Path, password: str) -> Path:

@@ -12,7 +12,6 @@ import os
 import pwd
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -26,9 +25,9 @@ from psycopg.conninfo import make_conninfo
 
 from .errors import MissingDependencyError, StartupError
 from .ports import LOOPBACK, free_port
-from .process import ManagedProcess, child_environment, require_binary, run_with_port_retry, wait_until
+from .process import ManagedProcess, child_environment, require_binary, serve_daemon, start_daemon
 from .tls import TlsBundle, install_server_pair
-from .workdirs import make_workdir
+from .workdirs import temporary_workdir
 
 PACKAGE = "postgresql"
 SERVICE_ACCOUNT = "postgres"
@@ -100,22 +99,18 @@ def run_postgres(tls: TlsBundle, *, startup_timeout: float = STARTUP_TIMEOUT) ->
     """Create, start and (always) stop and delete a PostgreSQL cluster; yields its PostgresServer."""
     bindir = find_bindir()
     account = _service_account()
-    workdir = make_workdir("pg")
-    try:
-        os.chown(workdir, account.uid, account.gid)
+    with temporary_workdir("pg") as directory:
+        os.chown(directory, account.uid, account.gid)
         password = secrets.token_urlsafe(24)
-        data_dir = _init_cluster(bindir, workdir, account, password)
-        cert, key = install_server_pair(tls, workdir, uid=account.uid, gid=account.gid)
-        _write_config(data_dir, workdir, tls, cert, key)
-        server, process = run_with_port_retry(
-            lambda: _start(bindir, workdir, data_dir, account, password, tls, startup_timeout)
-        )
-        try:
+        data_dir = _init_cluster(bindir, directory, account, password)
+        cert, key = install_server_pair(tls, directory, uid=account.uid, gid=account.gid)
+        _write_config(data_dir, directory, tls, cert, key)
+        with serve_daemon(
+            lambda: _start(bindir, directory, data_dir, account, password, tls, startup_timeout),
+            shutdown_signal=SHUTDOWN_SIGNAL,
+            stop_timeout=30,
+        ) as server:
             yield server
-        finally:
-            process.stop(SHUTDOWN_SIGNAL, timeout=30)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def find_bindir() -> Path:
@@ -245,14 +240,6 @@ def _start(
     wait until the superuser can log in."""
     port = free_port()
     log_file = workdir / "postgres.log"
-    process = ManagedProcess(
-        [bindir / "postgres", "-D", data_dir, "-p", str(port)],
-        log_path=log_file,
-        env=child_environment(),
-        cwd=workdir,
-        user=account.name,
-        parent_death_signal=SHUTDOWN_SIGNAL,
-    )
     server = PostgresServer(
         host=LOOPBACK,
         port=port,
@@ -264,13 +251,17 @@ def _start(
         data_dir=data_dir,
         log_file=log_file,
     )
-    try:
-        wait_until(
-            lambda: _can_log_in(server), what=f"PostgreSQL on port {port}", timeout=startup_timeout, process=process
-        )
-    except BaseException:
-        process.stop(SHUTDOWN_SIGNAL, timeout=10)
-        raise
+    process = start_daemon(
+        [bindir / "postgres", "-D", data_dir, "-p", str(port)],
+        log_path=log_file,
+        ready=lambda: _can_log_in(server),
+        what=f"PostgreSQL on port {port}",
+        timeout=startup_timeout,
+        shutdown_signal=SHUTDOWN_SIGNAL,
+        env=child_environment(),
+        cwd=workdir,
+        user=account.name,
+    )
     return server, process
 
 

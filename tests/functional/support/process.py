@@ -16,7 +16,8 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -207,6 +208,42 @@ def wait_until(
             log = f"; log {process.log_path}:\n{process.log_tail()}" if process is not None else ""
             raise StartupError(f"{what} was not ready after {timeout:.0f}s (last error: {last_error!r}){log}")
         time.sleep(interval)
+
+
+def start_daemon(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    log_path: Path,
+    ready: Callable[[], object],
+    what: str,
+    timeout: float,
+    shutdown_signal: signal.Signals = signal.SIGTERM,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    user: str | None = None,
+) -> ManagedProcess:
+    """Start a ManagedProcess (shutdown_signal is also its parent-death signal) and wait until ready() is true
+    (see wait_until); a daemon that is not ready in time is stopped before the error propagates."""
+    process = ManagedProcess(argv, log_path=log_path, env=env, cwd=cwd, user=user, parent_death_signal=shutdown_signal)
+    try:
+        wait_until(ready, what=what, timeout=timeout, process=process)
+    except BaseException:
+        process.stop(shutdown_signal, timeout=10)
+        raise
+    return process
+
+
+@contextmanager
+def serve_daemon(
+    start: Callable[[], tuple[T, ManagedProcess]], *, shutdown_signal: signal.Signals, stop_timeout: float
+) -> Iterator[T]:
+    """Run start() (which picks fresh ports each call) with run_with_port_retry, yield what it describes the
+    daemon with, and always stop the daemon afterwards."""
+    server, process = run_with_port_retry(start)
+    try:
+        yield server
+    finally:
+        process.stop(shutdown_signal, timeout=stop_timeout)
 
 
 def run_with_port_retry(attempt: Callable[[], T], attempts: int = 3) -> T:

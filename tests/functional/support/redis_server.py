@@ -8,7 +8,6 @@ background saves would only race with teardown.
 from __future__ import annotations
 
 import secrets
-import shutil
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,9 +22,9 @@ from redis.retry import Retry
 
 from .errors import StartupError
 from .ports import LOOPBACK, free_ports
-from .process import ManagedProcess, child_environment, require_binary, run_with_port_retry, wait_until
+from .process import ManagedProcess, child_environment, require_binary, serve_daemon, start_daemon
 from .tls import TlsBundle
-from .workdirs import make_workdir
+from .workdirs import temporary_workdir
 
 PACKAGE = "redis-server"
 ADMIN_USER = "admin"
@@ -98,16 +97,12 @@ class RedisServer:
 def run_redis(tls: TlsBundle, *, startup_timeout: float = STARTUP_TIMEOUT) -> Iterator[RedisServer]:
     """Start and (always) stop and delete a Redis server; yields its RedisServer."""
     binary = require_binary("redis-server", PACKAGE)
-    workdir = make_workdir("redis")
-    try:
-        password = secrets.token_urlsafe(24)
-        server, process = run_with_port_retry(lambda: _start(binary, workdir, password, tls, startup_timeout))
-        try:
-            yield server
-        finally:
-            process.stop(signal.SIGTERM, timeout=15)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    password = secrets.token_urlsafe(24)
+    with temporary_workdir("redis") as directory, serve_daemon(
+        lambda: _start(binary, directory, password, tls, startup_timeout), shutdown_signal=signal.SIGTERM,
+        stop_timeout=15,
+    ) as server:
+        yield server
 
 
 def _start(
@@ -128,16 +123,15 @@ def _start(
     )
     _write_aclfile(server)
     _write_config(server, workdir, tls)
-    process = ManagedProcess(
-        [binary, server.config_file], log_path=server.log_file, env=child_environment(), cwd=workdir
+    process = start_daemon(
+        [binary, server.config_file],
+        log_path=server.log_file,
+        ready=lambda: _admin_can_ping(server),
+        what=f"Redis on port {port}",
+        timeout=startup_timeout,
+        env=child_environment(),
+        cwd=workdir,
     )
-    try:
-        wait_until(
-            lambda: _admin_can_ping(server), what=f"Redis on port {port}", timeout=startup_timeout, process=process
-        )
-    except BaseException:
-        process.stop(signal.SIGTERM, timeout=10)
-        raise
     return server, process
 
 

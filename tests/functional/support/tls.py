@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .workdirs import make_workdir
+from .workdirs import temporary_workdir
 
 #: Long enough for any test session, short enough that a leaked key is worthless soon.
 VALIDITY = datetime.timedelta(days=2)
@@ -77,11 +76,8 @@ def create_test_ca(directory: Path, *, common_name: str = "nl2api functional-tes
 @contextmanager
 def temporary_test_ca() -> Iterator[TlsBundle]:
     """A test CA in a fresh temporary directory that is removed, keys included, when the block ends."""
-    directory = make_workdir("tls")
-    try:
+    with temporary_workdir("tls") as directory:
         yield create_test_ca(directory)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def install_server_pair(bundle: TlsBundle, destination: Path, *, uid: int, gid: int) -> tuple[Path, Path]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .process import process_alive
@@ -27,6 +29,16 @@ def make_workdir(component: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix))
     (path / OWNER_FILE).write_text(str(os.getpid()), encoding="ascii")
     return path
+
+
+@contextmanager
+def temporary_workdir(component: str) -> Iterator[Path]:
+    """make_workdir(component) for the block, removed with everything in it when the block ends."""
+    path = make_workdir(component)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def sweep_orphans(prefix: str) -> None:
