@@ -64,12 +64,19 @@ Key = tuple[str, str]
 
 
 HOOK_ANNOTATION = "helm.sh/hook"
+#: What a GitOps controller needs of a hook that became a plain Job: a Job's pod template is immutable, so a new
+#: image tag cannot be applied over the old Job. Argo CD runs it as a hook (before the sync when Helm ran it before
+#: the install, else with it) and deletes the old one first; Flux recreates it instead of patching it.
+GITOPS_HOOK_ANNOTATIONS = {
+    "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+    "kustomize.toolkit.fluxcd.io/force": "enabled",
+}
 
 
 def plain_object(obj: Manifest) -> Manifest | None:
     """The object as Kustomize applies it. Kustomize has no hooks: the `helm test` Pod is Helm-only (None), and
-    every other hook (the migrations Job) becomes a plain object, applied with the rest, without its helm.sh/hook*
-    annotations."""
+    every other hook (the migrations Job) becomes a plain object without its helm.sh/hook* annotations, with the
+    Argo CD and Flux annotations that let a new release replace it (GITOPS_HOOK_ANNOTATIONS)."""
     annotations = obj.get("metadata", {}).get("annotations") or {}
     hooks = set(str(annotations.get(HOOK_ANNOTATION, "")).split(",")) - {""}
     if not hooks:
@@ -78,8 +85,9 @@ def plain_object(obj: Manifest) -> Manifest | None:
         return None
     for key in [key for key in annotations if key.startswith(HOOK_ANNOTATION)]:
         del annotations[key]
-    if not annotations:
-        obj["metadata"].pop("annotations")
+    annotations["argocd.argoproj.io/hook"] = "PreSync" if "pre-install" in hooks else "Sync"
+    annotations.update(GITOPS_HOOK_ANNOTATIONS)
+    obj["metadata"]["annotations"] = annotations
     return obj
 
 

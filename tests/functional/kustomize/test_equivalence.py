@@ -125,6 +125,13 @@ def test_migrations_are_a_plain_job_of_every_overlay(env: str) -> None:
     hooked = [f"{obj['kind']}/{obj['metadata']['name']}" for obj in objects
               if any(key.startswith("helm.sh/hook") for key in (obj["metadata"].get("annotations") or {}))]
     assert hooked == []
+    # A new image tag changes the Job's immutable pod template: Argo CD deletes the old hook Job first, Flux
+    # recreates it. Staging (its Secret exists before the release) migrates before the sync; dev (in-cluster
+    # database) and prod (the Secret comes with the release's ExternalSecret) migrate with it, as Helm does.
+    annotations = jobs[0]["metadata"]["annotations"]
+    assert annotations["argocd.argoproj.io/hook"] == ("PreSync" if env == "staging" else "Sync")
+    assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+    assert annotations["kustomize.toolkit.fluxcd.io/force"] == "enabled"
 
 
 def test_plain_object_drops_the_test_hook_and_unhooks_the_others() -> None:
@@ -133,8 +140,10 @@ def test_plain_object_drops_the_test_hook_and_unhooks_the_others() -> None:
     assert generator.plain_object(test_pod) is None
     job = {"kind": "Job", "metadata": {"name": "m", "annotations": {
         "helm.sh/hook": "post-install,pre-upgrade", "helm.sh/hook-weight": "0", "keep": "me"}}}
-    assert generator.plain_object(job) == {"kind": "Job", "metadata": {"name": "m", "annotations": {"keep": "me"}}}
-    bare = {"kind": "Job", "metadata": {"name": "m", "annotations": {"helm.sh/hook": "pre-upgrade"}}}
-    assert generator.plain_object(bare) == {"kind": "Job", "metadata": {"name": "m"}}
+    assert generator.plain_object(job) == {"kind": "Job", "metadata": {"name": "m", "annotations": {
+        "keep": "me", "argocd.argoproj.io/hook": "Sync", **generator.GITOPS_HOOK_ANNOTATIONS}}}
+    before = {"kind": "Job", "metadata": {"name": "m", "annotations": {"helm.sh/hook": "pre-install,pre-upgrade"}}}
+    assert generator.plain_object(before) == {"kind": "Job", "metadata": {"name": "m", "annotations": {
+        "argocd.argoproj.io/hook": "PreSync", **generator.GITOPS_HOOK_ANNOTATIONS}}}
     plain = {"kind": "Deployment", "metadata": {"name": "d"}}
     assert generator.plain_object(plain) is plain
