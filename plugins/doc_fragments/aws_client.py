@@ -8,7 +8,8 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 
 class ModuleDocFragment(object):  # pylint: disable=too-few-public-methods
-    """AWS connection options shared by the collection's AWS modules (argument spec in module_utils/aws_client.py)."""
+    """What the collection's AWS resource modules share: the connection options (argument spec and rules in
+    module_utils/aws_client.py), the action group and the ``actions`` return value."""
 
     DOCUMENTATION = r"""
 options:
@@ -34,6 +35,7 @@ options:
     description:
       - AWS access key ID. When not set, boto3 finds credentials itself (E(AWS_ACCESS_KEY_ID), profile, instance or
         web identity role).
+      - Requires O(secret_key).
     type: str
     aliases: [aws_access_key_id, aws_access_key]
   secret_key:
@@ -43,7 +45,7 @@ options:
     aliases: [aws_secret_access_key, aws_secret_key]
   session_token:
     description:
-      - AWS session token for temporary credentials. Never logged or returned.
+      - AWS session token for temporary credentials, with O(access_key) and O(secret_key). Never logged or returned.
     type: str
     aliases: [aws_session_token, security_token]
   validate_certs:
@@ -51,9 +53,26 @@ options:
       - Verify the TLS certificate of the endpoint. Only set to V(false) against a local test endpoint.
     type: bool
     default: true
+attributes:
+  action_group:
+    description: Use C(group/nl2api.deploy.aws) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - nl2api.deploy.aws
+  platform:
+    platforms: posix
 requirements:
   - boto3 and botocore (on the host that runs the module)
 notes:
   - Use C(group/nl2api.deploy.aws) in C(module_defaults) to set these options once for the collection's AWS modules.
   - Throttled calls are retried by botocore (standard retry mode, 5 attempts).
+"""
+
+    # The modules' RETURN extends this with their own sample (and description, when theirs says more).
+    RETURN = r"""
+actions:
+  description: The mutating AWS calls made (or, in check mode, that would be made), in order.
+  returned: always
+  type: list
+  elements: str
 """

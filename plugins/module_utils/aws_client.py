@@ -4,15 +4,16 @@
 """Shared AWS plumbing for the collection's AWS modules (options documented in ``doc_fragments/aws_client.py``).
 
     from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import (
-        AwsCallError, aws_argument_spec, aws_client, require_boto3, wait_until)
+        AwsResource, aws_argument_spec, run_resource_module, wait_until)
 
-    module = AnsibleModule(argument_spec=dict(aws_argument_spec(), ...), ...)
-    require_boto3(module)
-    client = aws_client(module, "elasticache")
+    def main():
+        run_resource_module(argument_spec(), validate, ReplicationGroup, "elasticache", "replication_group")
 
-What lives here: the connection options and client creation (boto3's own resolution of credentials, region and
-endpoint applies to every option left unset), botocore errors turned into one clear line with secrets masked, a
-bounded poller and tag helpers (maintenance windows: module_utils/maintenance_windows.py). Pure functions are unit-tested in
+What lives here: the connection options (and their together/exclusive rules) and client creation (boto3's own
+resolution of credentials, region and endpoint applies to every option left unset; :func:`aws_client` takes the
+options as a mapping and raises :class:`AwsClientError`, so a module and the credential rotation use the same
+code), botocore errors turned into one clear line with secrets masked, the resource module's main() shape
+(:func:`run_resource_module`), a bounded poller and tag helpers (maintenance windows: module_utils/maintenance_windows.py). Pure functions are unit-tested in
 tests/unit/plugins/module_utils/test_aws_client.py.
 """
 
@@ -24,7 +25,9 @@ import time
 import traceback
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+
+from ansible_collections.nl2api.deploy.plugins.module_utils._common import fail_on_problems, mask, require_lib
 
 try:
     import boto3
@@ -45,7 +48,6 @@ except ImportError:  # pragma: no cover - exercised by ansible-test's import san
     class ClientError(Exception):  # type: ignore[no-redef]
         """Stand-in so ``except ClientError`` still parses without botocore."""
 
-MASK = "********"
 USER_AGENT = "nl2api.deploy"
 
 
@@ -64,16 +66,44 @@ def aws_argument_spec() -> Dict[str, Dict[str, Any]]:
     )
 
 
-#: For AnsibleModule(required_together=...).
+def aws_suboptions() -> Dict[str, Dict[str, Any]]:
+    """The connection options as the suboptions of an option of type dict, a block of a module that is not only
+    AWS's (credential_rotation's ``elasticache`` and ``consumers[]``): :func:`aws_argument_spec` without
+    ``validate_certs`` (the block may have its own, for another connection; the AWS API's certificate is then
+    always verified) and without the environment fallback of ``region`` (boto3 reads AWS_REGION itself, and a list
+    of blocks must not get a region in its entries that are not AWS's)."""
+    spec = aws_argument_spec()
+    del spec["validate_certs"]
+    del spec["region"]["fallback"]
+    return spec
+
+
+#: For AnsibleModule(required_together=...) and suboption specs.
 AWS_REQUIRED_TOGETHER = [("access_key", "secret_key")]
-#: For AnsibleModule(mutually_exclusive=...).
+#: For AnsibleModule(mutually_exclusive=...) and suboption specs.
 AWS_MUTUALLY_EXCLUSIVE = [("profile", "access_key"), ("profile", "session_token")]
+#: For AnsibleModule(required_by=...) and suboption specs: temporary credentials are a key pair plus a token.
+AWS_REQUIRED_BY = {"session_token": ("access_key", "secret_key")}
+
+
+def aws_rules() -> Dict[str, Any]:
+    """The together/exclusive rules of the connection options, as keyword arguments of AnsibleModule or of an
+    option of type dict (``dict(type="dict", options=aws_argument_spec(), **aws_rules())``)."""
+    return dict(required_together=[list(pair) for pair in AWS_REQUIRED_TOGETHER],
+                mutually_exclusive=[list(pair) for pair in AWS_MUTUALLY_EXCLUSIVE],
+                required_by={key: list(value) for key, value in AWS_REQUIRED_BY.items()})
+
+
+class AwsClientError(Exception):
+    """No AWS client could be made (boto3 missing, no region, bad options); str() is one line, secrets masked."""
 
 
 def require_boto3(module: Any) -> None:
     """Fail the module with Ansible's standard message when boto3/botocore are missing."""
-    if not HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3 and botocore"), exception=BOTO3_IMPORT_ERROR)
+    try:
+        require_lib(HAS_BOTO3, "boto3 and botocore", AwsClientError)
+    except AwsClientError as exc:
+        module.fail_json(msg=str(exc), exception=BOTO3_IMPORT_ERROR)
 
 
 def aws_session(params: Mapping[str, Any]) -> Any:
@@ -87,21 +117,32 @@ def aws_session(params: Mapping[str, Any]) -> Any:
     return boto3.session.Session(**kwargs)
 
 
-def aws_client(module: Any, service: str, params: Optional[Mapping[str, Any]] = None) -> Any:
-    """A boto3 client for ``service``; fails the module (no traceback, no secret) when it cannot be made."""
-    params = module.params if params is None else params
+def aws_client(params: Mapping[str, Any], service: str) -> Any:
+    """A boto3 client for ``service`` from the connection options ``params`` (those of :func:`aws_argument_spec`;
+    ``validate_certs`` left out means true). AwsClientError (one line, no secret) when it cannot be made."""
+    require_lib(HAS_BOTO3, "boto3 and botocore", AwsClientError)
     try:
         session = aws_session(params)
         if not session.region_name:
-            module.fail_json(msg="No AWS region: set the region option (or AWS_REGION / AWS_DEFAULT_REGION).")
+            raise AwsClientError("No AWS region: set the region option (or AWS_REGION / AWS_DEFAULT_REGION).")
         config = Config(user_agent_extra=USER_AGENT, retries={"mode": "standard", "max_attempts": 5})
         kwargs = dict(config=config, verify=params.get("validate_certs", True))
         if params.get("endpoint_url"):
             kwargs["endpoint_url"] = params["endpoint_url"]
         return session.client(service, **kwargs)
     except (BotoCoreError, ClientError, ValueError) as exc:
-        module.fail_json(msg="Cannot create the AWS %s client: %s" % (service, mask(str(exc), secrets_of(params))))
-    return None  # not reached
+        raise AwsClientError("Cannot create the AWS %s client: %s"
+                             % (service, mask(exc, secrets_of(params)))) from None
+
+
+def module_client(module: Any, service: str) -> Any:
+    """:func:`aws_client` from the module's options; AwsClientError fails the module with its message (no
+    traceback). The one place the AWS modules turn a client error into a failure."""
+    try:
+        return aws_client(module.params, service)
+    except AwsClientError as exc:
+        module.fail_json(msg=str(exc))
+    return None  # not reached: fail_json exits
 
 
 def region_of(client: Any) -> str:
@@ -113,13 +154,6 @@ def secrets_of(params: Mapping[str, Any], extra: Iterable[Optional[str]] = ()) -
     """The secret values of the connection options plus ``extra``, to mask in messages."""
     values = [params.get("secret_key"), params.get("session_token")] + list(extra)
     return [value for value in values if value]
-
-
-def mask(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret replaced by ********."""
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
 
 
 def error_code(exc: BaseException) -> Optional[str]:
@@ -178,22 +212,41 @@ class AwsResource(object):
     def fail(self, msg: str, **extra: Any) -> None:
         self.module.fail_json(msg=msg, actions=self.actions, changed=bool(self.actions), **extra)
 
+    def extra_result(self) -> Dict[str, Any]:
+        """Return values of the module beyond changed, the resource, actions and diff (none by default)."""
+        return {}
+
 
 def aws_resource_module(argument_spec: Mapping[str, Any], validate: Callable[[Mapping[str, Any]], List[str]],
-                        required_together: Sequence[Tuple[str, str]] = ()) -> Any:
-    """The AnsibleModule of an AWS resource module: check mode, the shared credential rules, the module's own input
-    checks (every problem listed, before any client exists) and boto3 present."""
+                        required_together: Sequence[Sequence[str]] = (),
+                        required_if: Sequence[Sequence[Any]] = ()) -> Any:
+    """The AnsibleModule of an AWS resource module: check mode, the shared credential rules and the module's own
+    ``required_together`` / ``required_if``, the module's input checks (every problem listed, before any client
+    exists) and boto3 present."""
+    rules = aws_rules()
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        required_together=AWS_REQUIRED_TOGETHER + list(required_together),
-        mutually_exclusive=AWS_MUTUALLY_EXCLUSIVE,
+        required_together=rules["required_together"] + [list(group) for group in required_together],
+        mutually_exclusive=rules["mutually_exclusive"],
+        required_by=rules["required_by"],
+        required_if=[list(rule) for rule in required_if],
     )
-    problems = validate(module.params)
-    if problems:
-        module.fail_json(msg="; ".join(problems), problems=problems)
+    fail_on_problems(module, validate(module.params))
     require_boto3(module)
     return module
+
+
+def run_resource_module(argument_spec: Mapping[str, Any], validate: Callable[[Mapping[str, Any]], List[str]],
+                        resource_class: Callable[[Any, Any], AwsResource], service: str, result_key: str,
+                        hidden: Iterable[str] = (), required_if: Sequence[Sequence[Any]] = ()) -> None:
+    """The whole main() of an AWS resource module: the module (:func:`aws_resource_module`), the ``service``
+    client, ``resource_class(module, client)`` converged (:func:`converge`); exits the module."""
+    module = aws_resource_module(argument_spec, validate, required_if=required_if)
+    resource = resource_class(module, module_client(module, service))
+    result = converge(module, resource, result_key, hidden)
+    result.update(resource.extra_result())
+    module.exit_json(**result)
 
 
 def diff_view(state: Optional[Mapping[str, Any]], hidden: Iterable[str] = ()) -> Dict[str, Any]:

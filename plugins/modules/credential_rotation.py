@@ -253,6 +253,10 @@ options:
   elasticache:
     description:
       - The ElastiCache replication group whose AUTH token is rotated, for O(engine=elasticache).
+      - The AWS connection options (O(elasticache.region), O(elasticache.endpoint_url), O(elasticache.profile),
+        O(elasticache.access_key), O(elasticache.secret_key), O(elasticache.session_token)) are those of the
+        collection's AWS modules (M(nl2api.deploy.eks_cluster) ...), amazon.aws's aliases included, without their
+        C(validate_certs); O(elasticache.validate_certs) is the test connection's.
     type: dict
     suboptions:
       replication_group_id:
@@ -260,30 +264,41 @@ options:
           - The replication group.
         type: str
         required: true
-      region:
+      region: &aws_region
         description:
-          - AWS region. When not set, boto3's default.
+          - The AWS region, for example C(eu-west-1). When not set, boto3's own (E(AWS_REGION), then
+            E(AWS_DEFAULT_REGION), then the profile's region).
         type: str
-      endpoint_url:
+        aliases: [aws_region, ec2_region]
+      endpoint_url: &aws_endpoint_url
         description:
-          - AWS API endpoint, for tests or private endpoints.
+          - URL of the service endpoint to use instead of AWS's, for example a moto server in tests. When not set,
+            boto3's own E(AWS_ENDPOINT_URL) (and E(AWS_ENDPOINT_URL_<SERVICE>)) apply.
         type: str
-      aws_access_key_id:
+        aliases: [aws_endpoint_url, ec2_url]
+      profile: &aws_profile
         description:
-          - AWS access key ID. When not set, boto3's credential chain.
+          - Named profile of the AWS shared configuration and credentials files. Mutually exclusive with
+            C(access_key) and C(session_token).
         type: str
-      aws_secret_access_key:
+        aliases: [aws_profile]
+      access_key: &aws_access_key
         description:
-          - AWS secret access key. Never logged or returned.
+          - AWS access key ID. When not set, boto3 finds credentials itself (E(AWS_ACCESS_KEY_ID), profile, instance
+            or web identity role). Requires C(secret_key).
         type: str
-      session_token:
+        aliases: [aws_access_key_id, aws_access_key]
+      secret_key: &aws_secret_key
         description:
-          - AWS session token. Never logged or returned.
+          - AWS secret access key of C(access_key). Never logged or returned.
         type: str
-      profile:
+        aliases: [aws_secret_access_key, aws_secret_key]
+      session_token: &aws_session_token
         description:
-          - AWS profile name.
+          - AWS session token for temporary credentials; requires C(access_key) and C(secret_key). Never logged or
+            returned.
         type: str
+        aliases: [aws_session_token, security_token]
       wait_timeout:
         description:
           - Seconds to wait for the replication group to be C(available) after each change.
@@ -299,21 +314,22 @@ options:
           - Port of O(elasticache.host).
         type: int
         default: 6379
-      tls:
+      tls: &test_tls
         description:
-          - Connect to O(elasticache.host) with TLS (AUTH tokens require in-transit encryption).
+          - Make the test connection with TLS (ElastiCache accepts AUTH tokens only with in-transit encryption).
         type: bool
         default: true
-      ca_file:
+      ca_file: &test_ca_file
         description:
           - PEM file of the certificate authorities for the test connection.
         type: path
-      validate_certs:
+      validate_certs: &test_validate_certs
         description:
-          - Verify the certificate of O(elasticache.host).
+          - Verify the certificate of the host of the test connection. This is the Redis connection's, not the AWS
+            API's, whose certificate is always verified.
         type: bool
         default: true
-      connect_timeout:
+      connect_timeout: &test_connect_timeout
         description:
           - Seconds to wait for the test connection.
         type: float
@@ -362,31 +378,19 @@ options:
           - Port of O(azure_redis.host).
         type: int
         default: 6380
-      tls:
-        description:
-          - Connect with TLS.
-        type: bool
-        default: true
-      ca_file:
-        description:
-          - PEM file of the certificate authorities for the test connection.
-        type: path
-      validate_certs:
-        description:
-          - Verify the certificate of O(azure_redis.host).
-        type: bool
-        default: true
-      connect_timeout:
-        description:
-          - Seconds to wait for the test connection.
-        type: float
-        default: 5.0
+      tls: *test_tls
+      ca_file: *test_ca_file
+      validate_certs: *test_validate_certs
+      connect_timeout: *test_connect_timeout
   consumers:
     description:
       - Where the credential is delivered, at least one. The first one is the primary consumer; when there is no
         state file yet, the module reads it to learn the credential in use.
       - Each consumer writes only its outputs, O(consumers[].keys) and O(consumers[].url_keys) (at least one of them,
         no output key in both); other keys of the same target are kept.
+      - "O(consumers[].type=aws_secretsmanager) takes the AWS connection options of O(elasticache):
+        O(consumers[].region), O(consumers[].endpoint_url), O(consumers[].profile), O(consumers[].access_key),
+        O(consumers[].secret_key), O(consumers[].session_token)."
     type: list
     elements: dict
     required: true
@@ -446,30 +450,12 @@ options:
         description:
           - Name or ARN of the secret, for O(consumers[].type=aws_secretsmanager).
         type: str
-      region:
-        description:
-          - AWS region, for O(consumers[].type=aws_secretsmanager).
-        type: str
-      endpoint_url:
-        description:
-          - AWS API endpoint, for O(consumers[].type=aws_secretsmanager).
-        type: str
-      aws_access_key_id:
-        description:
-          - AWS access key ID, for O(consumers[].type=aws_secretsmanager).
-        type: str
-      aws_secret_access_key:
-        description:
-          - AWS secret access key, for O(consumers[].type=aws_secretsmanager). Never logged or returned.
-        type: str
-      session_token:
-        description:
-          - AWS session token, for O(consumers[].type=aws_secretsmanager). Never logged or returned.
-        type: str
-      profile:
-        description:
-          - AWS profile, for O(consumers[].type=aws_secretsmanager).
-        type: str
+      region: *aws_region
+      endpoint_url: *aws_endpoint_url
+      profile: *aws_profile
+      access_key: *aws_access_key
+      secret_key: *aws_secret_key
+      session_token: *aws_session_token
       create:
         description:
           - Create the secret when it does not exist, for O(consumers[].type=aws_secretsmanager).
@@ -787,7 +773,11 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine impo
     parse_duration,
     parse_max_age,
 )
-from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.options import ARGUMENT_SPEC, option_problems
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.options import (
+    ARGUMENT_SPEC,
+    ENGINE_RULES,
+    option_problems,
+)
 
 
 def build_backend(engine, params):
@@ -858,7 +848,7 @@ def run_rotation(module):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **ENGINE_RULES)
     os.umask(0o077)
     run_rotation(module)
 

@@ -38,19 +38,12 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - nl2api.deploy.aws_client
 attributes:
-  action_group:
-    description: Use C(group/nl2api.deploy.aws) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - nl2api.deploy.aws
   check_mode:
     support: full
     details: Makes only C(Describe*) and C(List*) calls and returns the cluster as it would be.
   diff_mode:
     support: full
     details: Before and after of the managed properties and access entries.
-  platform:
-    platforms: posix
 options:
   state:
     description:
@@ -225,6 +218,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - nl2api.deploy.aws_client
 cluster:
   description: The cluster after the run (as it would be, in check mode); empty when absent.
   returned: always
@@ -256,10 +251,6 @@ cluster:
       elements: dict
       returned: success
 actions:
-  description: The mutating AWS calls made (or, in check mode, that would be made), in order.
-  returned: always
-  type: list
-  elements: str
   sample: [create_cluster, create_access_entry, associate_access_policy]
 """
 
@@ -271,10 +262,8 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import (
     AwsResource,
     WaitTimeout,
     aws_argument_spec,
-    aws_client,
-    aws_resource_module,
-    converge,
     merged_tags,
+    run_resource_module,
     tag_changes,
     wait_until,
 )
@@ -286,6 +275,8 @@ PRINCIPAL_PATTERN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+$")
 POLICY_PATTERN = re.compile(r"^arn:aws[a-z-]*:eks::aws:cluster-access-policy/[A-Za-z0-9]+$")
 KMS_PATTERN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
 POLL_DELAY = 20.0
+#: What creating (or updating) a cluster needs.
+REQUIRED_IF = [("state", "present", ["role_arn", "subnet_ids"])]
 
 
 def argument_spec():
@@ -332,10 +323,10 @@ def validate(params):
         problems.append("wait_timeout must not be negative")
     if params["state"] == "absent":
         return problems
-    for option in ("role_arn", "subnet_ids"):
-        if not params[option]:
-            problems.append("%s is required with state=present" % option)
-    if params["subnet_ids"] and len(set(params["subnet_ids"])) < 2:
+    # Missing ones fail through REQUIRED_IF; these are given but empty (null, "" or []).
+    if not params["role_arn"]:
+        problems.append("role_arn must not be empty")
+    if len(set(params["subnet_ids"] or [])) < 2:
         problems.append("subnet_ids needs at least two subnets (in two availability zones)")
     if params["version"] and not VERSION_PATTERN.match(params["version"]):
         problems.append("version %r must look like 1.31" % params["version"])
@@ -748,9 +739,7 @@ DIFF_HIDDEN = ("status", "certificate_authority", "endpoint", "platform_version"
 
 
 def main():
-    module = aws_resource_module(argument_spec(), validate)
-    cluster = Cluster(module, aws_client(module, "eks"))
-    module.exit_json(**converge(module, cluster, "cluster", DIFF_HIDDEN))
+    run_resource_module(argument_spec(), validate, Cluster, "eks", "cluster", DIFF_HIDDEN, REQUIRED_IF)
 
 
 if __name__ == "__main__":

@@ -24,19 +24,12 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - nl2api.deploy.aws_client
 attributes:
-  action_group:
-    description: Use C(group/nl2api.deploy.aws) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - nl2api.deploy.aws
   check_mode:
     support: full
     details: Reports whether the file would change, without writing it.
   diff_mode:
     support: full
     details: The file's content before and after.
-  platform:
-    platforms: posix
 options:
   state:
     description:
@@ -115,12 +108,11 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import (
-    AWS_MUTUALLY_EXCLUSIVE,
-    AWS_REQUIRED_TOGETHER,
     AwsCallError,
     aws_argument_spec,
-    aws_client,
+    aws_rules,
     call,
+    module_client,
     region_of,
     require_boto3,
     secrets_of,
@@ -201,12 +193,9 @@ def write_atomically(module, path, text):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        supports_check_mode=True,
-        required_together=AWS_REQUIRED_TOGETHER + [("endpoint", "certificate_authority")],
-        mutually_exclusive=AWS_MUTUALLY_EXCLUSIVE,
-    )
+    rules = aws_rules()
+    rules["required_together"].append(["endpoint", "certificate_authority"])
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, **rules)
     params = module.params
     path = params["path"]
     if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
@@ -226,7 +215,7 @@ def main():
     region = params["region"]
     server, ca_data = params["endpoint"], params["certificate_authority"]
     if not (server and ca_data) or not region:
-        client = aws_client(module, "eks")
+        client = module_client(module, "eks")
         region = region or region_of(client)
         if not (server and ca_data):
             try:

@@ -36,19 +36,12 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - nl2api.deploy.aws_client
 attributes:
-  action_group:
-    description: Use C(group/nl2api.deploy.aws) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - nl2api.deploy.aws
   check_mode:
     support: full
     details: Makes only C(Describe*) and C(ListTagsForResource) calls and returns the group as it would be.
   diff_mode:
     support: full
     details: Before and after of the managed properties (the AUTH token only as C(auth_token_enabled)).
-  platform:
-    platforms: posix
 options:
   state:
     description:
@@ -247,6 +240,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - nl2api.deploy.aws_client
 replication_group:
   description: The group after the run (as it would be, in check mode); empty when absent.
   returned: always
@@ -286,9 +281,6 @@ replication_group:
     tags: {description: "Tags.", type: dict, returned: success}
 actions:
   description: The mutating AWS calls made (or, in check mode, that would be made), in order, without secrets.
-  returned: always
-  type: list
-  elements: str
   sample: [create_cache_subnet_group, create_replication_group]
 auth_token_updated:
   description: Whether the AUTH token was sent to AWS in this run (on creation or update).
@@ -303,10 +295,8 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import (
     AwsResource,
     WaitTimeout,
     aws_argument_spec,
-    aws_client,
-    aws_resource_module,
-    converge,
     merged_tags,
+    run_resource_module,
     tag_changes,
     tags_from_list,
     tags_to_list,
@@ -374,6 +364,20 @@ def argument_spec():
     return spec
 
 
+def window_of(params, option, parse, problems):
+    """The parsed window of ``option`` (None when unset or invalid; problems gets why it is invalid)."""
+    if not params[option]:
+        return None
+    try:
+        window = parse(params[option])
+    except ValueError as exc:
+        problems.append("%s: %s" % (option, exc))
+        return None
+    if window[1] < 60:
+        problems.append("%s must be at least 60 minutes long" % option)
+    return window
+
+
 def validate(params):
     """Problems with the options, each naming them; checked before any AWS call."""
     problems = []
@@ -414,21 +418,8 @@ def validate(params):
         problems.append("port must be between 1 and 65535")
     if params["snapshot_retention_limit"] is not None and not 0 <= params["snapshot_retention_limit"] <= 35:
         problems.append("snapshot_retention_limit must be between 0 and 35 days")
-    snapshot = maintenance = None
-    if params["snapshot_window"]:
-        try:
-            snapshot = parse_daily_window(params["snapshot_window"])
-            if snapshot[1] < 60:
-                problems.append("snapshot_window must be at least 60 minutes long")
-        except ValueError as exc:
-            problems.append("snapshot_window: %s" % exc)
-    if params["maintenance_window"]:
-        try:
-            maintenance = parse_weekly_window(params["maintenance_window"])
-            if maintenance[1] < 60:
-                problems.append("maintenance_window must be at least 60 minutes long")
-        except ValueError as exc:
-            problems.append("maintenance_window: %s" % exc)
+    snapshot = window_of(params, "snapshot_window", parse_daily_window, problems)
+    maintenance = window_of(params, "maintenance_window", parse_weekly_window, problems)
     if snapshot and maintenance and daily_overlaps_weekly(snapshot, maintenance):
         problems.append("snapshot_window (%s) overlaps maintenance_window (%s): AWS requires them apart"
                         % (params["snapshot_window"], params["maintenance_window"]))
@@ -447,6 +438,9 @@ class ReplicationGroup(AwsResource):
         self.group_id = module.params["replication_group_id"]
         # Whether this run sent the AUTH token (returned as auth_token_updated; the token itself never is).
         self.token_sent = False
+
+    def extra_result(self):
+        return dict(auth_token_updated=self.token_sent)
 
     # Reading ---------------------------------------------------------------------------------------------------------
 
@@ -745,10 +739,7 @@ DIFF_HIDDEN = ("member_clusters", "primary_endpoint", "reader_endpoint", "status
 
 
 def main():
-    module = aws_resource_module(argument_spec(), validate)
-    group = ReplicationGroup(module, aws_client(module, "elasticache"))
-    result = converge(module, group, "replication_group", DIFF_HIDDEN)
-    module.exit_json(auth_token_updated=group.token_sent, **result)
+    run_resource_module(argument_spec(), validate, ReplicationGroup, "elasticache", "replication_group", DIFF_HIDDEN)
 
 
 if __name__ == "__main__":

@@ -31,19 +31,12 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - nl2api.deploy.aws_client
 attributes:
-  action_group:
-    description: Use C(group/nl2api.deploy.aws) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - nl2api.deploy.aws
   check_mode:
     support: full
     details: Makes only C(List*) and C(Get*) calls and returns the provider as it would be.
   diff_mode:
     support: full
     details: Before and after of the URL, client IDs, thumbprints and tags.
-  platform:
-    platforms: posix
 options:
   state:
     description:
@@ -122,6 +115,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - nl2api.deploy.aws_client
 oidc_provider:
   description: The provider after the run (as it would be, in check mode); empty when absent.
   returned: always
@@ -137,10 +132,6 @@ oidc_provider:
     thumbprints: {description: "CA thumbprints (lower case), sorted.", type: list, elements: str, returned: success}
     tags: {description: "Tags.", type: dict, returned: success}
 actions:
-  description: The mutating AWS calls made (or, in check mode, that would be made), in order.
-  returned: always
-  type: list
-  elements: str
   sample: [create_open_id_connect_provider]
 """
 
@@ -151,10 +142,8 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import (
     AwsCallError,
     AwsResource,
     aws_argument_spec,
-    aws_client,
-    aws_resource_module,
-    converge,
     merged_tags,
+    run_resource_module,
     tag_changes,
     tags_from_list,
     tags_to_list,
@@ -347,9 +336,7 @@ DIFF_HIDDEN = ("arn",)
 
 
 def main():
-    module = aws_resource_module(argument_spec(), validate)
-    provider = Provider(module, aws_client(module, "iam"))
-    module.exit_json(**converge(module, provider, "oidc_provider", DIFF_HIDDEN))
+    run_resource_module(argument_spec(), validate, Provider, "iam", "oidc_provider", DIFF_HIDDEN)
 
 
 if __name__ == "__main__":

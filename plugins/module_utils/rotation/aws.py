@@ -12,9 +12,9 @@
 
 Every remote call goes through one seam (a boto3 client given to the constructor, ``redis_factory`` for the test
 connection), so the unit tests exercise the real request building. AWS clients are made by the collection's shared
-``module_utils/aws_client.py`` (the AWS modules' client creation), from this module's option names
-(``aws_access_key_id`` ...). No message, statement or exception text carries a secret: they are masked as
-``********``.
+``module_utils/aws_client.py`` (the AWS modules' client creation) from the blocks' connection options, which are
+that file's (``access_key``, ``secret_key`` ... with amazon.aws's aliases), rules included. No message, statement
+or exception text carries a secret: they are masked as ``********``.
 """
 
 from __future__ import absolute_import, annotations, division, print_function
@@ -28,7 +28,9 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 from ansible_collections.nl2api.deploy.plugins.module_utils._common import MASK, mask, require_lib
 from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import (
     HAS_BOTO3,
+    AwsClientError,
     aws_client as shared_aws_client,
+    aws_suboptions,
     error_code,
 )
 from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.consumers import (
@@ -59,55 +61,14 @@ def _require_boto3() -> None:
     require_lib(HAS_BOTO3, "boto3", RotationError)
 
 
-def _option_error(prefix: str, option: str, message: str) -> RotationError:
-    return RotationError("%s.%s %s" % (prefix, option, message))
-
-
-#: This module's AWS option names (``elasticache``, ``consumers[]`` of type aws_secretsmanager) -> the shared
-#: connection options of module_utils/aws_client.py.
-AWS_OPTION_NAMES = (
-    ("region", "region"),
-    ("endpoint_url", "endpoint_url"),
-    ("profile", "profile"),
-    ("aws_access_key_id", "access_key"),
-    ("aws_secret_access_key", "secret_key"),
-    ("session_token", "session_token"),
-)
-
-
-class _RaisingModule(object):
-    """The part of an AnsibleModule the shared ``aws_client`` uses: ``fail_json`` raises RotationError instead (the
-    engine saves its state and reports the error)."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-
-    def fail_json(self, msg: str, **kwargs: Any) -> None:
-        raise RotationError("%s: %s" % (self.prefix, msg))
-
-
-def aws_params(params: Mapping[str, Any]) -> Dict[str, Any]:
-    """The shared connection options from this module's names; unset options stay None (boto3 resolves them)."""
-    shared = dict((name, params.get(option) or None) for option, name in AWS_OPTION_NAMES)
-    # elasticache.validate_certs is the test connection's (Redis TLS), not the AWS API's: boto3 always verifies.
-    shared["validate_certs"] = True
-    return shared
-
-
 def aws_client(service: str, params: Mapping[str, Any], prefix: str) -> Any:
-    """A boto3 client from the AWS options (region, endpoint_url, aws_access_key_id, aws_secret_access_key,
-    session_token, profile), made by the shared module_utils/aws_client.py; ``prefix`` names the option block in
-    error messages."""
-    _require_boto3()
-    access_key = params.get("aws_access_key_id")
-    secret_key = params.get("aws_secret_access_key")
-    if bool(access_key) != bool(secret_key):
-        raise _option_error(prefix, "aws_access_key_id", "and aws_secret_access_key must be set together")
-    if params.get("profile") and access_key:
-        raise _option_error(prefix, "profile", "and aws_access_key_id are mutually exclusive")
-    if params.get("session_token") and not access_key:
-        raise _option_error(prefix, "session_token", "needs aws_access_key_id and aws_secret_access_key")
-    return shared_aws_client(_RaisingModule(prefix), service, aws_params(params))
+    """A boto3 client from the block's AWS connection options (module_utils/aws_client.py's, checked together by
+    the argument spec), made by the shared aws_client; ``prefix`` names the block in error messages. Only those
+    options are passed: the block's ``validate_certs`` is the Redis test connection's."""
+    try:
+        return shared_aws_client(dict((name, params.get(name)) for name in aws_suboptions()), service)
+    except AwsClientError as exc:
+        raise RotationError("%s: %s" % (prefix, exc)) from None
 
 
 def _aws_error(exc: Exception, action: str, secrets: Iterable[Optional[str]]) -> RotationError:

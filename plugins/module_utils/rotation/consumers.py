@@ -37,6 +37,7 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.nl2api.deploy.plugins.module_utils._common import fsync_dir
+from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import aws_suboptions
 from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (
     CREDENTIAL_FIELDS,
     Consumer,
@@ -55,10 +56,12 @@ CONSUMER_TYPES = ("file", "kubernetes_secret", "aws_secretsmanager", "azure_keyv
 CONSUMER_OPTIONS = {
     "file": ("path",),
     "kubernetes_secret": ("name", "namespace", "kubeconfig", "context"),
-    "aws_secretsmanager": ("secret_id", "region", "endpoint_url", "aws_access_key_id", "aws_secret_access_key",
-                           "session_token", "profile", "create"),
+    "aws_secretsmanager": ("secret_id", "create") + tuple(aws_suboptions()),
     "azure_keyvault": ("vault_url", "token"),
 }
+#: alias -> option, for the options with aliases (the AWS connection options): an entry holds both names.
+OPTION_OF_ALIAS = dict((alias, name) for name, option in aws_suboptions().items()
+                       for alias in option.get("aliases", ()))
 DELIVERY_OPTIONS = ("keys", "url_keys")
 REFRESHER_KINDS = ("rollout", "keda")
 DATA_LINK = "..data"
@@ -151,7 +154,10 @@ def read_back(keys: Mapping[str, str], url_keys: Mapping[str, str],
 def check_options(spec: Mapping[str, Any], kind: str, where: str) -> None:
     """RotationError when an option of another consumer type is set."""
     allowed = set(CONSUMER_OPTIONS.get(kind, ())) | {"type"} | set(DELIVERY_OPTIONS)
-    stray = sorted(name for name, value in spec.items() if value not in (None, [], {}) and name not in allowed)
+    given = set(name for name, value in spec.items() if value not in (None, [], {}))
+    # An option given by an alias is also there under its own name: name it only as it was written.
+    given -= set(OPTION_OF_ALIAS[alias] for alias in given if alias in OPTION_OF_ALIAS)
+    stray = sorted(name for name in given if OPTION_OF_ALIAS.get(name, name) not in allowed)
     # ``create`` defaults to false in the module's spec: only true counts as set.
     stray = [name for name in stray if not (name == "create" and spec.get(name) is False)]
     if stray:

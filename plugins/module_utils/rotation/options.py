@@ -16,6 +16,7 @@ from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.nl2api.deploy.plugins.module_utils._common import mask
+from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import aws_rules, aws_suboptions
 from ansible_collections.nl2api.deploy.plugins.module_utils.redis_connection import (
     REDIS_REQUIRED_TOGETHER,
     redis_argument_spec,
@@ -48,17 +49,22 @@ def _redis_options() -> dict:
     return spec
 
 
-def _aws_connection_options() -> dict:
-    """The AWS connection options of the elasticache block and of the aws_secretsmanager consumer (one spelling)."""
+def _test_connection_options(port: int) -> dict:
+    """The options of the Redis connection test_secret makes to a cloud cache (elasticache, azure_redis)."""
     return dict(
-        region=dict(type="str"),
-        endpoint_url=dict(type="str"),
-        aws_access_key_id=dict(type="str", no_log=False),
-        aws_secret_access_key=dict(type="str", no_log=True),
-        session_token=dict(type="str", no_log=True),
-        profile=dict(type="str"),
+        port=dict(type="int", default=port),
+        tls=dict(type="bool", default=True),
+        ca_file=dict(type="path"),
+        validate_certs=dict(type="bool", default=True),
+        connect_timeout=dict(type="float", default=5.0),
     )
 
+
+#: The together/exclusive rules of the engine options: the engine's own option is required, the others' excluded.
+ENGINE_RULES = dict(
+    required_if=[["engine", engine, [option]] for engine, option in ENGINE_OPTIONS.items()],
+    mutually_exclusive=[list(ENGINE_OPTIONS.values())],
+)
 
 ARGUMENT_SPEC = dict(
     credential=dict(type="str", required=True),
@@ -86,17 +92,15 @@ ARGUMENT_SPEC = dict(
         owner_role=dict(type="str"),
     )),
     redis=dict(type="dict", options=_redis_options(), required_together=REDIS_REQUIRED_TOGETHER),
+    # The AWS connection options are aws_client's (aliases included) without its validate_certs: the block's own
+    # validate_certs is the Redis test connection's.
     elasticache=dict(type="dict", options=dict(
         replication_group_id=dict(type="str", required=True),
-        **_aws_connection_options(),
+        **aws_suboptions(),
         wait_timeout=dict(type="int", default=1800),
         host=dict(type="str", required=True),
-        port=dict(type="int", default=6379),
-        tls=dict(type="bool", default=True),
-        ca_file=dict(type="path"),
-        validate_certs=dict(type="bool", default=True),
-        connect_timeout=dict(type="float", default=5.0),
-    )),
+        **_test_connection_options(6379),
+    ), **aws_rules()),
     azure_redis=dict(type="dict", options=dict(
         subscription_id=dict(type="str", required=True),
         resource_group=dict(type="str", required=True),
@@ -105,11 +109,7 @@ ARGUMENT_SPEC = dict(
         token=dict(type="str", no_log=True, fallback=(env_fallback, ["AZURE_ACCESS_TOKEN"])),
         arm_endpoint=dict(type="str", default="https://management.azure.com"),
         host=dict(type="str"),
-        port=dict(type="int", default=6380),
-        tls=dict(type="bool", default=True),
-        ca_file=dict(type="path"),
-        validate_certs=dict(type="bool", default=True),
-        connect_timeout=dict(type="float", default=5.0),
+        **_test_connection_options(6380),
     )),
     consumers=dict(type="list", elements="dict", required=True, options=dict(
         type=dict(type="str", required=True, choices=list(CONSUMER_TYPES)),
@@ -121,11 +121,11 @@ ARGUMENT_SPEC = dict(
         kubeconfig=dict(type="path"),
         context=dict(type="str"),
         secret_id=dict(type="str", no_log=False),
-        **_aws_connection_options(),
+        **aws_suboptions(),
         create=dict(type="bool", default=False),
         vault_url=dict(type="str"),
         token=dict(type="str", no_log=True),
-    )),
+    ), **aws_rules()),
     rollouts=dict(type="list", elements="dict", default=[], options=dict(
         name=dict(type="str", required=True),
         namespace=dict(type="str", required=True),
@@ -142,19 +142,6 @@ ARGUMENT_SPEC = dict(
         context=dict(type="str"),
     )),
 )
-
-
-def check_engine_options(params: Mapping[str, Any]) -> None:
-    """The engine's own option must be set and no other engine's: RotationError naming the options."""
-    engine = params["engine"]
-    wanted = ENGINE_OPTIONS[engine]
-    others = [option for option in ENGINE_OPTIONS.values() if option != wanted and params.get(option) is not None]
-    if others:
-        raise RotationError("engine=%s takes the %s option; remove %s (for engine=%s only)"
-                            % (engine, wanted, ", ".join(others),
-                               ", ".join(e for e, o in ENGINE_OPTIONS.items() if o in others)))
-    if params.get(wanted) is None:
-        raise RotationError("engine=%s needs the %s option" % (engine, wanted))
 
 
 def _problem(check: Any, *args: Any) -> Optional[str]:
@@ -174,7 +161,7 @@ def check_password_length(length: int) -> None:
 def check_engine_settings(engine: str, settings: Optional[Mapping[str, Any]]) -> None:
     """The checks of the engine's own option that need no connection (roles, ACL user)."""
     if settings is None:
-        return  # check_engine_options names the missing option
+        return  # ENGINE_RULES (required_if) names the missing option
     if engine == "postgres":
         from ansible_collections.nl2api.deploy.plugins.module_utils.rotation import postgres
         postgres.validate_params(settings)
@@ -186,7 +173,6 @@ def check_engine_settings(engine: str, settings: Optional[Mapping[str, Any]]) ->
 def option_problems(params: Mapping[str, Any]) -> List[str]:
     """Every problem of the options that can be found without connecting, each message naming its option."""
     checks = [
-        (check_engine_options, params),
         (check_engine_settings, params["engine"], params.get(ENGINE_OPTIONS[params["engine"]])),
         (check_password_length, params["password_length"]),
         (build_alphabet, params["password_alphabet"], params["password_symbols"]),
@@ -207,7 +193,7 @@ def problems_of(arguments: Mapping[str, Any]) -> List[str]:
     """Every problem of a credential's module arguments, as the module would report them, without running it: the
     argument spec first (types, choices, required options), then :func:`option_problems`. Values of no_log options
     are masked in the messages."""
-    result = ArgumentSpecValidator(ARGUMENT_SPEC).validate(dict(arguments))
+    result = ArgumentSpecValidator(ARGUMENT_SPEC, **ENGINE_RULES).validate(dict(arguments))
     secrets = list(getattr(result, "_no_log_values", ()) or ())
     if result.error_messages:
         return [mask(message, secrets) for message in result.error_messages]

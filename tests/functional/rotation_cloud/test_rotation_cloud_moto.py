@@ -58,8 +58,8 @@ def aws_options(aws: MotoServer) -> dict[str, Any]:
     return {
         "region": aws.region,
         "endpoint_url": aws.endpoint_url,
-        "aws_access_key_id": aws.access_key_id,
-        "aws_secret_access_key": aws.secret_access_key,
+        "access_key": aws.access_key_id,
+        "secret_key": aws.secret_access_key,
     }
 
 

@@ -75,3 +75,74 @@ def test_session_uses_only_the_options_given(monkeypatch):
     assert session.get_credentials().access_key == "from-env"
     session = aws_client.aws_session({"region": "eu-west-1", "access_key": "AKIA1", "secret_key": "s"})
     assert session.get_credentials().access_key == "AKIA1"
+
+
+def test_aws_client_raises_without_a_region(monkeypatch):
+    pytest.importorskip("boto3")
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    with pytest.raises(aws_client.AwsClientError, match=r"^No AWS region: set the region option"):
+        aws_client.aws_client({"access_key": "AKIA1", "secret_key": "s"}, "eks")
+
+
+def test_aws_client_errors_are_one_line_with_the_secrets_masked(monkeypatch):
+    pytest.importorskip("boto3")
+    params = {"region": "eu-west-1", "access_key": "AKIA1", "secret_key": "the-secret-key",
+              "endpoint_url": "not a url the-secret-key"}
+    with pytest.raises(aws_client.AwsClientError) as raised:
+        aws_client.aws_client(params, "eks")
+    message = str(raised.value)
+    assert message.startswith("Cannot create the AWS eks client: ")
+    assert "the-secret-key" not in message and "********" in message
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_aws_client_without_boto3_names_the_library(monkeypatch):
+    monkeypatch.setattr(aws_client, "HAS_BOTO3", False)
+    with pytest.raises(aws_client.AwsClientError, match="boto3 and botocore"):
+        aws_client.aws_client({"region": "eu-west-1"}, "eks")
+
+
+def test_aws_client_makes_a_client_for_the_endpoint():
+    pytest.importorskip("boto3")
+    client = aws_client.aws_client({"region": "eu-west-1", "access_key": "a", "secret_key": "b",
+                                    "endpoint_url": "http://127.0.0.1:1", "validate_certs": False}, "iam")
+    assert client.meta.endpoint_url == "http://127.0.0.1:1"
+    assert aws_client.region_of(client) == "eu-west-1"
+
+
+class FailingModule(object):
+    def __init__(self, params):
+        self.params = params
+
+    def fail_json(self, **kwargs):
+        raise RuntimeError(kwargs)
+
+
+def test_module_client_fails_the_module_with_the_message_only(monkeypatch):
+    def broken(params, service):
+        raise aws_client.AwsClientError("Cannot create the AWS %s client: ********" % service)
+
+    monkeypatch.setattr(aws_client, "aws_client", broken)
+    with pytest.raises(RuntimeError) as raised:
+        aws_client.module_client(FailingModule({"secret_key": "s"}), "eks")
+    assert raised.value.args[0] == {"msg": "Cannot create the AWS eks client: ********"}
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"access_key": "a"}, "parameters are required together: access_key, secret_key"),
+    ({"profile": "p", "access_key": "a", "secret_key": "b"}, "parameters are mutually exclusive: profile|access_key"),
+    ({"session_token": "t"}, "missing parameter(s) required by 'session_token': access_key, secret_key"),
+    ({"aws_access_key_id": "a", "aws_secret_access_key": "b", "aws_session_token": "t"}, None),
+])
+def test_the_rules_hold_for_a_dict_option_built_from_the_spec(params, message):
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    spec = dict(conn=dict(type="dict", options=aws_client.aws_argument_spec(), **aws_client.aws_rules()))
+    result = ArgumentSpecValidator(spec).validate(dict(conn=params))
+    if message is None:
+        assert not result.error_messages
+        assert result.validated_parameters["conn"]["session_token"] == "t"
+    else:
+        assert any(message in error for error in result.error_messages), result.error_messages

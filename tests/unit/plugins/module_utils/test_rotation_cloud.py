@@ -433,14 +433,29 @@ def test_consumer_keys_are_checked():
 def test_aws_client_options(monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     client = aws.aws_client("secretsmanager", {"region": "eu-west-1", "endpoint_url": "http://127.0.0.1:1",
-                                               "aws_access_key_id": "a", "aws_secret_access_key": "b"},
+                                               "access_key": "a", "secret_key": "b"},
                             "consumers[aws_secretsmanager]")
     assert client.meta.region_name == "eu-west-1" and client.meta.endpoint_url == "http://127.0.0.1:1"
-    with pytest.raises(RotationError, match="aws_access_key_id and aws_secret_access_key must be set together"):
-        aws.aws_client("secretsmanager", {"aws_access_key_id": "a"}, "elasticache")
-    with pytest.raises(RotationError, match="profile and aws_access_key_id are mutually exclusive"):
-        aws.aws_client("secretsmanager", {"aws_access_key_id": "a", "aws_secret_access_key": "b",
-                                          "profile": "p"}, "elasticache")
+    # elasticache.validate_certs is the Redis test connection's: the AWS API's certificate is always verified.
+    made = []
+    monkeypatch.setattr(aws, "shared_aws_client", lambda params, service: made.append((params, service)))
+    aws.aws_client("elasticache", {"region": "eu-west-1", "validate_certs": False, "host": "h"}, "elasticache")
+    assert made == [({"region": "eu-west-1", "endpoint_url": None, "profile": None, "access_key": None,
+                      "secret_key": None, "session_token": None}, "elasticache")]
+
+
+@needs_boto3
+def test_aws_client_errors_become_rotation_errors_naming_the_block(monkeypatch):
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    with pytest.raises(RotationError, match=r"^consumers\[1\]: No AWS region"):
+        aws.aws_client("secretsmanager", {"access_key": "a", "secret_key": "b"}, "consumers[1]")
+    with pytest.raises(RotationError) as raised:
+        aws.aws_client("secretsmanager", {"region": "eu-west-1", "access_key": "a", "secret_key": "s3cr3t-key",
+                                          "endpoint_url": "bad s3cr3t-key"}, "elasticache")
+    assert str(raised.value).startswith("elasticache: Cannot create the AWS secretsmanager client")
+    assert "s3cr3t-key" not in str(raised.value)
 
 
 # Azure: a local stand-in for ARM and Key Vault -----------------------------------------------------------------------
@@ -791,7 +806,7 @@ def test_factories_refuse_what_they_do_not_build():
 @needs_boto3
 def test_factories_build_aws_objects_lazily():
     backend = build_backend("elasticache", {"replication_group_id": "rg", "host": "h", "region": "us-east-1",
-                                            "aws_access_key_id": "a", "aws_secret_access_key": "b"})
+                                            "access_key": "a", "secret_key": "b"})
     assert backend.name == "elasticache" and backend.server_generated is False
     assert backend.pending_identity(None) == {"username": None}
     consumer = build_consumer({"type": "aws_secretsmanager", "secret_id": "s", "keys": {"P": "password"},

@@ -57,24 +57,27 @@ def run_main(main, args, expect=ExitJson):
     return raised.value.args[0]
 
 
-def stubbed_aws_client(monkeypatch, module, service):
-    """For a fixture to `yield from`: a real boto3 client for `service` with botocore's Stubber active, handed to `module` in place of its
-    aws_client(): requests are checked against the service model and the queued expectations. The stubber's .made
-    lists the services the module asked for (empty when input validation failed before any client); responses still
-    queued when the block ends fail the test."""
+def stubbed_aws_client(monkeypatch, service):
+    """For a fixture to `yield from`: a real boto3 client for `service` with botocore's Stubber active, returned by
+    module_utils/aws_client.py's aws_client() (the one function the AWS modules make clients with): requests are
+    checked against the service model and the queued expectations. The stubber's .made lists the services asked
+    for (empty when input validation failed before any client); responses still queued when the block ends fail
+    the test."""
     import boto3  # pylint: disable=import-outside-toplevel
     from botocore import stub  # pylint: disable=import-outside-toplevel
+
+    from ansible_collections.nl2api.deploy.plugins.module_utils import aws_client  # pylint: disable=import-outside-toplevel
 
     real = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                  region_name="us-east-1").client(service)
     stubber = stub.Stubber(real)
     made = []
 
-    def fake_client(module_, service_, params=None):  # pylint: disable=unused-argument
+    def fake_client(params, service_):  # pylint: disable=unused-argument
         made.append(service_)
         return real
 
-    monkeypatch.setattr(module, "aws_client", fake_client)
+    monkeypatch.setattr(aws_client, "aws_client", fake_client)
     with stubber:
         stubber.made = made
         yield stubber

@@ -21,6 +21,7 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine impo
     Backend,
     RotationError,
 )
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.options import problems_of
 from ansible_collections.nl2api.deploy.plugins.modules import credential_rotation
 from ansible_collections.nl2api.deploy.tests.unit.plugins.modules.module_harness import (
     FailJson,
@@ -135,6 +136,62 @@ def test_url_key_errors_name_the_url_key(tmp_path, memory_backend, url_keys, wor
     assert memory_backend == [] and not (tmp_path / "state").exists()
 
 
+def sm_consumer(**aws):
+    return dict(type="aws_secretsmanager", secret_id="nl2api/redis", keys=dict(P="password"), **aws)
+
+
+@pytest.mark.parametrize("aws,message", [
+    (dict(access_key="AKIA1"), "parameters are required together: access_key, secret_key found in consumers"),
+    (dict(aws_secret_access_key="aws-Secret-1"),
+     "parameters are required together: access_key, secret_key found in consumers"),
+    (dict(profile="p", aws_access_key_id="AKIA1", aws_secret_access_key="aws-Secret-1"),
+     "parameters are mutually exclusive: profile|access_key found in consumers"),
+    (dict(session_token="aws-Token-1"),
+     "missing parameter(s) required by 'session_token': access_key, secret_key found in consumers"),
+])
+def test_aws_connection_rules_are_the_argument_spec(tmp_path, memory_backend, aws, message):
+    params = args(tmp_path, consumers=[sm_consumer(**aws)])
+    failed = run_main(credential_rotation.main, dict(params, validate_only=True), expect=FailJson)
+    assert message in failed["msg"]
+    assert "Secret-1" not in failed["msg"] and "Token-1" not in failed["msg"]
+    # The rotation role's controller-side check reports the same, before any credential is touched.
+    problems = problems_of(dict(params, validate_only=True))
+    assert len(problems) == 1 and message in problems[0]
+    assert memory_backend == [] and not (tmp_path / "state").exists()
+
+
+def test_the_elasticache_block_has_the_same_rules(tmp_path):
+    params = args(tmp_path, engine="elasticache", elasticache=dict(replication_group_id="g", host="h",
+                                                                   access_key="AKIA1"))
+    del params["postgres"]
+    problems = problems_of(params)
+    assert problems == ["parameters are required together: access_key, secret_key found in elasticache"]
+
+
+@pytest.mark.parametrize("aws", [
+    dict(access_key="AKIA1", secret_key="aws-Secret-1", session_token="aws-Token-1", region="eu-west-1",
+         endpoint_url="http://127.0.0.1:1"),
+    dict(aws_access_key_id="AKIA1", aws_secret_access_key="aws-Secret-1", aws_session_token="aws-Token-1",
+         aws_region="eu-west-1", aws_endpoint_url="http://127.0.0.1:1"),
+    dict(profile="nl2api", region="eu-west-1"),
+    dict(),
+])
+def test_canonical_names_and_amazon_aws_aliases_are_valid(tmp_path, memory_backend, aws):
+    params = args(tmp_path, consumers=[sm_consumer(**aws)])
+    assert problems_of(params) == []
+    valid = run_main(credential_rotation.main, dict(params, validate_only=True))
+    assert "options are valid" in valid["msg"]
+
+
+def test_aws_options_on_another_consumer_type_are_named_as_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")  # boto3 reads it; it is no option of a file consumer
+    consumer = dict(type="file", path="/tmp/x", keys=dict(P="password"))
+    assert problems_of(args(tmp_path, consumers=[consumer])) == []
+    problems = problems_of(args(tmp_path, consumers=[dict(consumer, aws_access_key_id="AKIA1",
+                                                          aws_secret_access_key="aws-Secret-1")]))
+    assert problems == ["consumers[0]: options aws_access_key_id, aws_secret_access_key do not apply to type file"]
+
+
 def test_every_problem_is_reported_at_once_and_validate_only_connects_to_nothing(tmp_path, memory_backend):
     params = args(tmp_path, max_age="soon", password_length=8)
     params["consumers"][0]["url_keys"] = {"postgres-url": "postgresql://{user}:{password}@db/nl2api"}
@@ -167,10 +224,10 @@ def test_engine_option_required_and_exclusive(tmp_path, memory_backend):
     params = args(tmp_path)
     del params["postgres"]
     result = run_main(credential_rotation.main, params, expect=FailJson)
-    assert "engine=postgres needs the postgres option" in result["msg"]
+    assert result["msg"] == "engine is postgres but all of the following are missing: postgres"
     params = args(tmp_path, elasticache=dict(replication_group_id="g", host="h"))
     result = run_main(credential_rotation.main, params, expect=FailJson)
-    assert "remove elasticache" in result["msg"]
+    assert result["msg"] == "parameters are mutually exclusive: postgres|redis|elasticache|azure_redis"
 
 
 def test_ansible_level_errors_name_the_sub_option(tmp_path, memory_backend):
@@ -236,9 +293,9 @@ def test_every_secret_option_is_no_log():
     spec = credential_rotation.ARGUMENT_SPEC
     assert spec["postgres"]["options"]["admin_password"]["no_log"] is True
     assert spec["redis"]["options"]["login_password"]["no_log"] is True
-    assert spec["elasticache"]["options"]["aws_secret_access_key"]["no_log"] is True
+    assert spec["elasticache"]["options"]["secret_key"]["no_log"] is True
     assert spec["elasticache"]["options"]["session_token"]["no_log"] is True
     assert spec["azure_redis"]["options"]["token"]["no_log"] is True
     assert spec["consumers"]["options"]["token"]["no_log"] is True
-    assert spec["consumers"]["options"]["aws_secret_access_key"]["no_log"] is True
+    assert spec["consumers"]["options"]["secret_key"]["no_log"] is True
     assert spec["consumers"]["options"]["session_token"]["no_log"] is True

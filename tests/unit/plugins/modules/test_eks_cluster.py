@@ -43,7 +43,7 @@ def exits(monkeypatch):
 
 @pytest.fixture
 def client(monkeypatch):
-    yield from stubbed_aws_client(monkeypatch, module_under_test, "eks")
+    yield from stubbed_aws_client(monkeypatch, "eks")
 
 
 def args(**extra):
@@ -291,7 +291,8 @@ BAD_INPUT = [
     (dict(endpoint_private_access=False), "cannot both be false"),
     (dict(logging=["api", "kubelet"]), "logging"),
     (dict(version="131"), "version '131' must look like 1.31"),
-    (dict(role_arn=None), "role_arn is required with state=present"),
+    (dict(role_arn=None), "role_arn must not be empty"),
+    (dict(subnet_ids=[]), "subnet_ids needs at least two subnets"),
     (dict(subnet_ids=["subnet-a"]), "subnet_ids needs at least two subnets"),
     (dict(secrets_kms_key_arn="alias/foo"), "secrets_kms_key_arn must be a KMS key ARN"),
     (dict(name="-bad"), "name '-bad' must be"),
@@ -316,6 +317,21 @@ def test_bad_input_fails_before_any_aws_call(client, extra, message):
     result = run(args(**extra), FailJson)
     assert message in result["msg"]
     assert client.made == []
+
+
+@pytest.mark.parametrize("missing", ["role_arn", "subnet_ids"])
+def test_state_present_requires_role_and_subnets(client, missing):
+    module_args = args()
+    del module_args[missing]
+    result = run(module_args, FailJson)
+    assert result["msg"] == "state is present but all of the following are missing: %s" % missing
+    assert client.made == []
+
+
+def test_state_absent_needs_neither_role_nor_subnets(client):
+    expect_not_found(client)
+    result = run(dict(name=NAME, state="absent", region="us-east-1"))
+    assert result["changed"] is False and client.made == ["eks"]
 
 
 def test_run_with_wait_joins_a_cluster_created_earlier_without_waiting(client):

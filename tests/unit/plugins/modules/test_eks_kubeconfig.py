@@ -14,6 +14,7 @@ import stat
 import pytest
 import yaml
 
+from ansible_collections.nl2api.deploy.plugins.module_utils import aws_client
 from ansible_collections.nl2api.deploy.plugins.modules import eks_kubeconfig as module_under_test
 from ansible_collections.nl2api.deploy.tests.unit.plugins.modules.module_harness import (
     ExitJson,
@@ -108,7 +109,7 @@ def test_reads_the_cluster_when_no_endpoint_is_given(tmp_path, monkeypatch):
     stub = pytest.importorskip("botocore.stub")
     real = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                  region_name="eu-west-1").client("eks")
-    monkeypatch.setattr(module_under_test, "aws_client", lambda module, service, params=None: real)
+    monkeypatch.setattr(aws_client, "aws_client", lambda params, service: real)
     with stub.Stubber(real) as stubber:
         stubber.add_response("describe_cluster", {"cluster": {"name": "c", "endpoint": SERVER, "status": "ACTIVE",
                                                               "certificateAuthority": {"data": CA}}}, {"name": "c"})

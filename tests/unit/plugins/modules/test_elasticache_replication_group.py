@@ -43,7 +43,7 @@ def exits(monkeypatch):
 @pytest.fixture
 def client(monkeypatch):
     """A real ElastiCache client with a Stubber activated; the module gets it instead of making its own."""
-    yield from stubbed_aws_client(monkeypatch, module_under_test, "elasticache")
+    yield from stubbed_aws_client(monkeypatch, "elasticache")
 
 
 def args(**extra):

@@ -39,7 +39,7 @@ def exits(monkeypatch):
 
 @pytest.fixture
 def client(monkeypatch):
-    yield from stubbed_aws_client(monkeypatch, module_under_test, "iam")
+    yield from stubbed_aws_client(monkeypatch, "iam")
 
 
 def args(**extra):
