@@ -293,7 +293,7 @@ def test_prod(chart, h):
     for trigger in so["spec"]["triggers"]:
         assert trigger["type"] == "redis-streams"
         assert trigger["metadata"]["enableTLS"] == "true"
-        assert trigger["metadata"]["address"] == "nl2api-prod.redis.example.invalid:6380"
+        assert trigger["metadata"]["address"] == "nl2api-prod.redis.example.invalid:6379"
         assert trigger["authenticationRef"]["name"] == WORKER_AUTH
     auth = h.one(batch, "TriggerAuthentication", WORKER_AUTH)
     assert {r["name"] for r in auth["spec"]["secretTargetRef"]} == {"rel-nl2api"}
