@@ -295,6 +295,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.common.validation import check_type_path
 
+from ansible_collections.nl2api.deploy.plugins.module_utils._common import fail_on_problems
 from ansible_collections.nl2api.deploy.plugins.module_utils.helm_release import (
     ACTION_NOOP,
     ACTION_REFUSE,
@@ -450,8 +451,8 @@ def _connection(module):
     return connection, environ
 
 
-def _validate(module):
-    params = module.params
+def validate(params):
+    """Every problem of the options, each naming the option (empty when they are usable)."""
     problems = []
     if not valid_release_name(params["release_name"]):
         problems.append("release_name %r is not a valid Helm release name (lowercase letters, digits, '-' and '.', at "
@@ -465,13 +466,12 @@ def _validate(module):
         problems.append("wait_timeout %r is not a Go duration such as 5m, 300s or 1h30m" % params["wait_timeout"])
     if params.get("history_max") is not None and params["history_max"] < 0:
         problems.append("history_max must be 0 (keep all) or more; got %d" % params["history_max"])
-    if problems:
-        module.fail_json(msg="; ".join(problems))
+    return problems
 
 
 def run_rollback(module):
     """Read the history, decide, and roll back (or not); exits the module."""
-    _validate(module)
+    fail_on_problems(module, validate(module.params))
     params = module.params
     release = params["release_name"]
     namespace = params["release_namespace"]
