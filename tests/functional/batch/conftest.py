@@ -4,7 +4,6 @@ that cannot run here: helm talking to a cluster (fake_helm.py) and the Kubernete
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from typing import Any, Callable
 
 import pytest
 
-from support.ansible_cli import BIN, REPO_ROOT, clean_ansible_environment, find_helm
+from support.ansible_cli import BIN, REPO_ROOT, Run, clean_ansible_environment, find_helm
 
 from .kube_standin import Cluster, ProducerScript, kube_standin
 
@@ -23,22 +22,6 @@ NAMESPACE = "nl2api"
 PLATFORM_RELEASE = "nl2api"
 # A copied checkout may have no git history for the local inventory's tag lookup: pin the tag.
 PINNED_TAG = "0123456789ab"
-
-
-@dataclass
-class Run:
-    rc: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-    def recap(self) -> dict[str, int]:
-        match = re.search(r"localhost\s+:\s+(ok=.*)", self.stdout)
-        assert match, "no play recap in:\n" + self.output[-3000:]
-        return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
 
 
 @dataclass

@@ -7,28 +7,15 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.ansible_cli import BIN, JSON_CALLBACK, REPO_ROOT, clean_ansible_environment, find_helm, module_result
+from support.ansible_cli import BIN, JSON_CALLBACK, REPO_ROOT, Run, clean_ansible_environment, find_helm
 from support.kube_api import write_kubeconfig
 from support.ports import free_port
 
-
-
-@dataclass
-class Run:
-    rc: int
-    stdout: str
-    stderr: str
-
-    @property
-    def result(self) -> dict[str, Any]:
-        """The module result of an `ansible -m` run with the json callback."""
-        return module_result(self.stdout)
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:

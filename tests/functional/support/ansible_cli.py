@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,30 @@ JSON_CALLBACK = {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_LOAD_
 def module_result(stdout: str) -> dict[str, Any]:
     """The localhost result of the only task of an `ansible -m` run with the JSON callback."""
     return json.loads(stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+@dataclass
+class Run:
+    """How an ansible or ansible-playbook command ended."""
+
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    @property
+    def result(self) -> dict[str, Any]:
+        """The module result of an `ansible -m` run with the JSON callback."""
+        return module_result(self.stdout)
+
+    def recap(self, host: str = "localhost") -> dict[str, int]:
+        """The play recap's counters for `host` (ok, changed, failed...) of an ansible-playbook run."""
+        match = re.search(r"%s\s+:\s+(ok=.*)" % re.escape(host), self.stdout)
+        assert match, "no play recap in:\n" + self.output[-3000:]
+        return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
 
 
 @dataclass
