@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import os
-import shutil
 import subprocess
 import sys
 from dataclasses import replace

@@ -4,12 +4,7 @@ the chart and the environment file, and a live read of a batch's stream over TLS
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
-import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path

@@ -16,9 +16,6 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass

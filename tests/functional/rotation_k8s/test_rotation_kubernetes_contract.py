@@ -24,10 +24,7 @@ import base64
 import copy
 import functools
 import json
-import os
 import re
-import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
