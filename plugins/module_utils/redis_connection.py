@@ -21,6 +21,8 @@ __metaclass__ = type  # pylint: disable=invalid-name
 import traceback
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from ansible_collections.nl2api.deploy.plugins.module_utils._common import require_lib
+
 try:
     import redis  # pylint: disable=unused-import
 
@@ -141,8 +143,7 @@ def redis_client(params: Mapping[str, Any], defaults: Optional[Mapping[str, Any]
 
     One immediate retry on connection errors instead of redis-py's default backoff: a task against a wrong host,
     password or CA fails within a second or two rather than several. Raises ValueError for inconsistent options."""
-    if not HAS_REDIS:
-        raise ImportError("the redis Python library (redis-py) is required")
+    require_lib(HAS_REDIS, "redis")
     kwargs = redis_client_kwargs(params, defaults)
     try:
         from redis.backoff import NoBackoff
@@ -155,8 +156,9 @@ def redis_client(params: Mapping[str, Any], defaults: Optional[Mapping[str, Any]
 
 
 def require_redis(module: Any) -> None:
-    """Fail ``module`` the Ansible way when redis-py cannot be imported."""
-    if not HAS_REDIS:
-        from ansible.module_utils.basic import missing_required_lib
-
-        module.fail_json(msg=missing_required_lib("redis"), exception=REDIS_IMPORT_ERROR)
+    """Fail ``module`` the Ansible way (require_lib's message, the import's traceback) when redis-py cannot be
+    imported."""
+    try:
+        require_lib(HAS_REDIS, "redis")
+    except ImportError as exc:
+        module.fail_json(msg=str(exc), exception=REDIS_IMPORT_ERROR)

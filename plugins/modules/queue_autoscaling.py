@@ -598,7 +598,7 @@ desired_replicas:
   sample: 8
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling import chart_values
 from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.plan import (
@@ -767,8 +767,6 @@ def main():
     params = module.params
     chart_settings = {}
     if params["chart_ref"]:
-        if not chart_values.HAS_YAML:
-            module.fail_json(msg=missing_required_lib("PyYAML"), exception=chart_values.YAML_IMPORT_ERROR)
         try:
             merged = chart_values.load_values(params["chart_ref"], params["values_files"], params["release_values"])
         except chart_values.ChartValuesError as exc:

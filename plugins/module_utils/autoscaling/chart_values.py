@@ -24,6 +24,8 @@ import os
 import traceback
 from typing import Any, Dict, Mapping, Optional, Sequence
 
+from ansible_collections.nl2api.deploy.plugins.module_utils._common import require_lib
+
 try:
     import yaml
 
@@ -77,8 +79,7 @@ def merged_values(chart_defaults: Mapping[str, Any], values_files: Sequence[Mapp
 
 
 def _load(path: str, option: str) -> Dict[str, Any]:
-    if not HAS_YAML:
-        raise ChartValuesError("PyYAML is required to read %s" % option)
+    require_lib(HAS_YAML, "PyYAML", ChartValuesError, reason=option)
     try:
         with open(path, encoding="utf-8") as handle:
             document = yaml.safe_load(handle)

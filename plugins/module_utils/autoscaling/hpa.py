@@ -26,7 +26,7 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 POLICY_PODS = "Pods"
 POLICY_PERCENT = "Percent"
@@ -115,6 +115,24 @@ def period_start_replicas(
     return current - added + removed
 
 
+def _policy_proposals(
+    current: int,
+    rules: ScalingRules,
+    now: float,
+    up_events: Sequence[ScaleEvent],
+    down_events: Sequence[ScaleEvent],
+    pods: Callable[[int, int], int],
+    percent: Callable[[int, int], int],
+) -> List[int]:
+    """What each policy proposes from the replica count at the start of its period: pods(start, value) for a Pods
+    policy, percent(start, value) for a Percent one."""
+    proposals = []
+    for policy in rules.policies:
+        period_start = period_start_replicas(current, policy.period_seconds, now, up_events, down_events)
+        proposals.append((pods if policy.type == POLICY_PODS else percent)(period_start, policy.value))
+    return proposals
+
+
 def scale_up_limit(
     current: int,
     rules: ScalingRules,
@@ -127,13 +145,11 @@ def scale_up_limit(
     Never below ``current``: the controller does not scale up further until old events leave the windows."""
     if rules.disabled:
         return current
-    proposals = []
-    for policy in rules.policies:
-        period_start = period_start_replicas(current, policy.period_seconds, now, up_events, down_events)
-        if policy.type == POLICY_PODS:
-            proposals.append(period_start + policy.value)
-        else:
-            proposals.append(int(math.ceil(float(period_start) * (1 + float(policy.value) / 100))))
+    proposals = _policy_proposals(
+        current, rules, now, up_events, down_events,
+        pods=lambda start, value: start + value,
+        percent=lambda start, value: int(math.ceil(float(start) * (1 + float(value) / 100))),
+    )
     limit = min(proposals) if rules.select_policy == SELECT_MIN else max(proposals)
     return max(limit, current)
 
@@ -150,14 +166,12 @@ def scale_down_limit(
     Never above ``current``."""
     if rules.disabled:
         return current
-    proposals = []
-    for policy in rules.policies:
-        period_start = period_start_replicas(current, policy.period_seconds, now, up_events, down_events)
-        if policy.type == POLICY_PODS:
-            proposals.append(period_start - policy.value)
-        else:
-            # Go: int32(float64(periodStartReplicas) * (1 - float64(policy.Value)/100)), truncation toward zero.
-            proposals.append(int(float(period_start) * (1 - float(policy.value) / 100)))
+    proposals = _policy_proposals(
+        current, rules, now, up_events, down_events,
+        pods=lambda start, value: start - value,
+        # Go: int32(float64(periodStartReplicas) * (1 - float64(policy.Value)/100)), truncation toward zero.
+        percent=lambda start, value: int(float(start) * (1 - float(value) / 100)),
+    )
     # Max (default) frees as many pods as any policy allows (lowest proposal); Min as few as any policy allows.
     limit = max(proposals) if rules.select_policy == SELECT_MIN else min(proposals)
     return min(limit, current)

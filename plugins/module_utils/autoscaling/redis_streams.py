@@ -21,6 +21,7 @@ __metaclass__ = type  # pylint: disable=invalid-name
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional
 
+from ansible_collections.nl2api.deploy.plugins.module_utils._common import require_lib
 from ansible_collections.nl2api.deploy.plugins.module_utils.redis_connection import (
     HAS_REDIS,
     describe_endpoint,
@@ -130,8 +131,7 @@ def read_queue_depth(
     """Connect with the shared Redis options (see ``redis_connection``) and read the group's depth on ``stream``.
 
     Raises QueueReadError (also for inconsistent connection options)."""
-    if not HAS_REDIS:
-        raise QueueReadError("the redis Python library (redis-py) is required to read the queue depth")
+    require_lib(HAS_REDIS, "redis", QueueReadError, reason="read_queue_depth")
     try:
         endpoint = describe_endpoint(redis_client_kwargs(params, defaults))
     except ValueError as exc:
