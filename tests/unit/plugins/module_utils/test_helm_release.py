@@ -332,29 +332,30 @@ def history_of(*entries):
     return model
 
 
-def test_previous_skips_failed_revisions_and_identical_redeploys():
-    model = history_of(
-        (STATUS_SUPERSEDED, "Install complete", 1),
-        (STATUS_FAILED, 'Upgrade "nl2api" failed: timed out', 2),
-        (STATUS_SUPERSEDED, "Upgrade complete", 3),
-        (STATUS_DEPLOYED, "Upgrade complete", 3),
-    )
+@pytest.mark.parametrize(("history", "action", "target", "reason_parts"), [
+    pytest.param([(STATUS_SUPERSEDED, "Install complete", 1),
+                  (STATUS_FAILED, 'Upgrade "nl2api" failed: timed out', 2),
+                  (STATUS_SUPERSEDED, "Upgrade complete", 3),
+                  (STATUS_DEPLOYED, "Upgrade complete", 3)],
+                 ACTION_ROLLBACK, 1, ["roll back from revision 4 (deployed"],
+                 id="skips_failed_revisions_and_identical_redeploys"),
+    pytest.param([(STATUS_SUPERSEDED, "Install complete", 1),
+                  (STATUS_SUPERSEDED, "Upgrade complete", 2),
+                  (STATUS_DEPLOYED, "Rollback to 1", 1)],
+                 ACTION_NOOP, 1, ["already rolled back", "revision=N"],
+                 id="after_a_rollback_is_a_no_op"),
+    pytest.param([(STATUS_SUPERSEDED, "Install complete", 1),
+                  (STATUS_UNINSTALLED, "Uninstallation complete", 2)],
+                 ACTION_REFUSE, None, ["uninstalled"],
+                 id="uninstalled_release_is_refused"),
+])
+def test_previous_revision_decision(history, action, target, reason_parts):
+    model = history_of(*history)
     decision = decide(model.revisions, model.content_of, release=LABEL)
-    assert decision.action == ACTION_ROLLBACK
-    assert decision.target.number == 1
-    assert "roll back from revision 4 (deployed" in decision.reason
-
-
-def test_previous_after_a_rollback_is_a_no_op():
-    model = history_of(
-        (STATUS_SUPERSEDED, "Install complete", 1),
-        (STATUS_SUPERSEDED, "Upgrade complete", 2),
-        (STATUS_DEPLOYED, "Rollback to 1", 1),
-    )
-    decision = decide(model.revisions, model.content_of, release=LABEL)
-    assert decision.action == ACTION_NOOP
-    assert decision.target.number == 1
-    assert "already rolled back" in decision.reason and "revision=N" in decision.reason
+    assert decision.action == action
+    if target is not None:
+        assert decision.target.number == target
+    assert all(part in decision.reason for part in reason_parts), decision.reason
 
 
 def test_previous_after_an_atomic_upgrade_failure_is_a_no_op():
@@ -412,12 +413,6 @@ def test_pending_upgrade_is_refused_unless_forced():
     assert refused.action == ACTION_REFUSE and "another Helm operation" in refused.reason
     forced = decide(model.revisions, model.content_of, force=True, release=LABEL)
     assert forced.action == ACTION_ROLLBACK and forced.target.number == 1
-
-
-def test_uninstalled_release_is_refused():
-    model = history_of((STATUS_SUPERSEDED, "Install complete", 1), (STATUS_UNINSTALLED, "Uninstallation complete", 2))
-    decision = decide(model.revisions, model.content_of, release=LABEL)
-    assert decision.action == ACTION_REFUSE and "uninstalled" in decision.reason
 
 
 def test_nothing_to_roll_back_to():
