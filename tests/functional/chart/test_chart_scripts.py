@@ -9,7 +9,6 @@ import hashlib
 import http.server
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -18,11 +17,7 @@ from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from support.ports import free_port
 
 
 def container_of(h, docs, kind, name):
@@ -37,6 +32,32 @@ def run_python_snippet(command: list[str], env: dict, timeout: float = 30) -> su
 
 # ------------------------------------------------------------------ in-cluster Redis
 
+def local_start_script(container: dict, tmp_path: Path) -> tuple[str, int, Path]:
+    """The chart's Redis start script rewritten for this machine: its config and data directories under tmp_path,
+    a free port on 127.0.0.1. Returns (script, port, config directory)."""
+    port = free_port()
+    conf_dir, data_dir = tmp_path / "conf", tmp_path / "data"
+    conf_dir.mkdir()
+    data_dir.mkdir()
+    script = (container["command"][2].replace("/etc/redis-conf", str(conf_dir)).replace("dir /data", f"dir {data_dir}")
+              .replace("port 6379", f"port {port}").replace("bind * -::*", "bind 127.0.0.1"))
+    return script, port, conf_dir
+
+
+def wait_for_ping(proc: subprocess.Popen, client) -> None:  # noqa: ANN001 - a redis.Redis
+    """Until `client` answers PING; an error with the script's output when it exits first or after 15 s."""
+    import redis  # pylint: disable=import-outside-toplevel
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            assert client.ping()
+            return
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"redis did not start:\n{proc.stdout.read() if proc.stdout else ''}") from None
+            time.sleep(0.2)
+
+
 @pytest.mark.parametrize("username", ["nl2api", "default"])
 def test_redis_start_script_enforces_acl(chart, h, tmp_path, username):
     redis_server = shutil.which("redis-server")
@@ -46,29 +67,13 @@ def test_redis_start_script_enforces_acl(chart, h, tmp_path, username):
     docs = chart.render("dev", {"secrets": {"values": {"redis-username": username, "redis-password": "pw123"}}})
     c = container_of(h, docs, "StatefulSet", "rel-nl2api-redis")
     assert c["command"][:2] == ["sh", "-c"]
-    port = free_port()
-    conf_dir, data_dir = tmp_path / "conf", tmp_path / "data"
-    conf_dir.mkdir()
-    data_dir.mkdir()
-    script = (c["command"][2]
-              .replace("/etc/redis-conf", str(conf_dir))
-              .replace("dir /data", f"dir {data_dir}")
-              .replace("port 6379", f"port {port}")
-              .replace("bind * -::*", "bind 127.0.0.1"))
+    script, port, conf_dir = local_start_script(c, tmp_path)
     proc = subprocess.Popen(["sh", "-c", script], env={**os.environ, "REDIS_USERNAME": username,
                                                        "REDIS_PASSWORD": "pw123"},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                client = redis.Redis(port=port, username=username, password="pw123", socket_timeout=2)
-                assert client.ping()
-                break
-            except redis.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"redis did not start:\n{proc.stdout.read() if proc.stdout else ''}")
-                time.sleep(0.2)
+        client = redis.Redis(port=port, username=username, password="pw123", socket_timeout=2)
+        wait_for_ping(proc, client)
         # Wrong password and no password are refused (no client-side retries: fail fast).
         from redis.backoff import NoBackoff
         from redis.retry import Retry
@@ -129,12 +134,7 @@ def test_redis_start_script_admin_user(chart, h, tmp_path):
                                                  "optional": True}
     admin_secret = h.decode_secret(h.one(docs, "Secret", "rel-nl2api-redis-admin"))
     assert admin_secret["REDIS_ADMIN_USERNAME"] == "admin" and len(admin_secret["REDIS_ADMIN_PASSWORD"]) == 32
-    port = free_port()
-    conf_dir, data_dir = tmp_path / "conf", tmp_path / "data"
-    conf_dir.mkdir()
-    data_dir.mkdir()
-    script = (c["command"][2].replace("/etc/redis-conf", str(conf_dir)).replace("dir /data", f"dir {data_dir}")
-              .replace("port 6379", f"port {port}").replace("bind * -::*", "bind 127.0.0.1"))
+    script, port, _conf_dir = local_start_script(c, tmp_path)
     env = {**os.environ, "REDIS_USERNAME": "default", "REDIS_PASSWORD": "pw123",
            "REDIS_ADMIN_USERNAME": "admin", "REDIS_ADMIN_PASSWORD": "adm456"}
     # The admin user must not be the rotated one.
@@ -143,16 +143,8 @@ def test_redis_start_script_admin_user(chart, h, tmp_path):
     assert same.returncode != 0 and "REDIS_ADMIN_USERNAME" in same.stderr
     proc = subprocess.Popen(["sh", "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                admin = redis.Redis(port=port, username="admin", password="adm456", socket_timeout=2)
-                assert admin.ping()
-                break
-            except redis.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"redis did not start:\n{proc.stdout.read() if proc.stdout else ''}")
-                time.sleep(0.2)
+        admin = redis.Redis(port=port, username="admin", password="adm456", socket_timeout=2)
+        wait_for_ping(proc, admin)
         assert admin.execute_command("ACL", "DRYRUN", "admin", "ACL", "SETUSER", "default", "on") in (b"OK", "OK")
         assert redis.Redis(port=port, username="default", password="pw123").ping()
     finally:
