@@ -21,6 +21,8 @@ from types import ModuleType
 
 import pytest
 
+from support.process import process_table
+
 from .build import DOCKER_DIR
 
 SUPERVISOR = DOCKER_DIR / "nl2api_run.py"
@@ -227,17 +229,7 @@ def test_much_output_on_both_streams_neither_deadlocks_nor_loses_bytes() -> None
 
 def zombies_of(pid: int) -> list[int]:
     """Children of `pid` that have exited but were not reaped (state Z)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] == "Z" and int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return found
+    return [child for child, fields in process_table() if fields[0] == "Z" and int(fields[1]) == pid]
 
 
 ORPHANS = "for i in 1 2 3 4 5; do (sleep 0.2 &); done; echo spawned; sleep 3; echo done"

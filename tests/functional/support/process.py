@@ -83,20 +83,23 @@ def process_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live pids whose process group is `pgid`: what a killpg() would still hit."""
-    members = []
+def process_table() -> Iterator[tuple[int, list[str]]]:
+    """(pid, fields) of every process in /proc, where fields are those of /proc/<pid>/stat after the command name:
+    state, ppid, pgrp, ... A process that exits while the table is read is left out."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text(encoding="ascii", errors="replace").rsplit(")", 1)[-1].split()
+            stat = (entry / "stat").read_text(encoding="ascii", errors="replace")
         except OSError:
             continue
-        # fields: state, ppid, pgrp, ...
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            members.append(int(entry.name))
-    return members
+        # The command name is parenthesised and may itself contain spaces or parens.
+        yield int(entry.name), stat.rsplit(")", 1)[-1].split()
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live pids whose process group is `pgid`: what a killpg() would still hit."""
+    return [pid for pid, fields in process_table() if int(fields[2]) == pgid and fields[0] not in ("Z", "X")]
 
 
 def kill_group(pgid: int, timeout: float = 10.0) -> None:
