@@ -46,6 +46,9 @@ def test_outputs_for_the_app_stage(provisioned: Provisioned) -> None:
 
 def _database_inventory(path: Path, server: PostgresServer, **extra: Any) -> Path:
     variables = {
+        # Every inventory names its environment and platform; the role reads them (resource names) directly.
+        "nl2api_environment": "dev",
+        "nl2api_platform": "aws",
         "postgres_admin_host": server.host,
         "postgres_admin_port": server.port,
         "postgres_admin_user": server.superuser,

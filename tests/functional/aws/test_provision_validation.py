@@ -33,14 +33,17 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
       "postgres_deletion_protection": True},
      ["redis_automatic_failover", "redis_multi_az"]),
     ("prod with a single NAT gateway", {"nl2api_environment": "prod"}, ["network_nat_mode"]),
-    ("unknown provider", {"network_provider": "gcp"}, ["network_provider=gcp", "not implemented"]),
-    ("azure not yet", {"nl2api_platform": "azure"}, ["network_provider=azure", "Azure"]),
+    ("unknown platform", {"nl2api_platform": "gcp"}, ["nl2api_platform=gcp", "aws only"]),
+    ("azure not yet", {"nl2api_platform": "azure"}, ["nl2api_platform=azure", "Azure"]),
     ("missing AUTH token", {"redis_auth_token": ""}, ["redis_auth_token"]),
     ("short master password", {"postgres_master_password": "short"}, ["postgres_master_password"]),
     ("public endpoint open to the world", {"cluster_endpoint_public_access": True,
                                            "cluster_public_access_cidrs": ["0.0.0.0/0"]},
      ["cluster_public_access_cidrs"]),
-    ("no region", {"nl2api_aws_region": ""}, ["network_aws_region"]),
+    ("no region", {"nl2api_aws_region": ""}, ["nl2api_aws_region", "eu-west-1"]),
+    ("not a region", {"nl2api_aws_region": "Ireland"}, ["nl2api_aws_region", "'Ireland'"]),
+    ("endpoint without a scheme", {"nl2api_aws_endpoint_url": "localhost:5000"},
+     ["nl2api_aws_endpoint_url", "'localhost:5000'"]),
 ]
 
 
@@ -55,7 +58,7 @@ def _nothing_created(aws) -> None:
 
 
 # Through playbooks/provision.yml itself: the stage fails before its first API call.
-END_TO_END = {"one zone", "missing AUTH token"}
+END_TO_END = {"one zone", "missing AUTH token", "no region", "azure not yet"}
 
 
 @pytest.mark.parametrize(("case", "overrides", "expected"), [c for c in CASES if c[0] in END_TO_END],
@@ -71,8 +74,9 @@ def test_provision_stage_rejects_before_any_api_call(aws, tmp_path: Path, case: 
 
 
 def test_every_bad_input_is_rejected_by_the_validate_entry_points(aws, tmp_path: Path) -> None:
-    """Every case in one ansible-playbook run (one play per case, its overrides as play vars, the same validate
-    entry points provision.yml runs first), to keep CI time down; each play records its failure message."""
+    """Every case in one ansible-playbook run (one play per case, its overrides as play vars, the same checks
+    provision.yml runs first: preflight's `aws` entry point, then every role's validate), to keep CI time down; each
+    play records its failure message."""
     plays = []
     for index, (_case, overrides, _expected) in enumerate(CASES):
         plays.append({
@@ -81,6 +85,8 @@ def test_every_bad_input_is_rejected_by_the_validate_entry_points(aws, tmp_path:
             "gather_facts": False,
             "vars": overrides,
             "tasks": [{"name": "Validate", "block": [
+                {"name": "Check the platform and the AWS connection once, as provision.yml does",
+                 "ansible.builtin.include_role": {"name": "nl2api.deploy.preflight", "tasks_from": "aws"}},
                 {"name": "Run every role's validate entry point",
                  "ansible.builtin.include_role": {"name": "nl2api.deploy.{{ role }}", "tasks_from": "validate"},
                  "loop": ["network", "postgres", "redis", "cluster"], "loop_control": {"loop_var": "role"}},
