@@ -8,8 +8,9 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 
 class ModuleDocFragment(object):  # pylint: disable=too-few-public-methods
-    """What the collection's AWS resource modules share: the connection options (argument spec and rules in
-    module_utils/aws_client.py), the action group and the ``actions`` return value."""
+    """What the collection's AWS modules share: the connection options (argument spec and rules in
+    module_utils/aws_client.py), full check and diff mode, the action group, the tag options and the ``actions``
+    return value."""
 
     DOCUMENTATION = r"""
 options:
@@ -54,6 +55,10 @@ options:
     type: bool
     default: true
 attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
   action_group:
     description: Use C(group/nl2api.deploy.aws) in C(module_defaults) to set the connection options once.
     support: full
@@ -66,6 +71,20 @@ requirements:
 notes:
   - Use C(group/nl2api.deploy.aws) in C(module_defaults) to set these options once for the collection's AWS modules.
   - Throttled calls are retried by botocore (standard retry mode, 5 attempts).
+"""
+
+    # Modules that manage tags (nl2api.deploy.aws_client.tags; argument spec aws_client.aws_tags_spec()).
+    TAGS = r"""
+options:
+  tags:
+    description:
+      - Tags of the resource. When not set, tags are not managed.
+    type: dict
+  purge_tags:
+    description:
+      - Remove tags not in O(tags), except AWS's own C(aws:*) tags. Only when O(tags) is set.
+    type: bool
+    default: true
 """
 
     # The modules' RETURN extends this with their own sample (and description, when theirs says more).

@@ -66,6 +66,11 @@ def aws_argument_spec() -> Dict[str, Dict[str, Any]]:
     )
 
 
+def aws_tags_spec() -> Dict[str, Dict[str, Any]]:
+    """Argument spec of ``tags`` and ``purge_tags`` (doc fragment nl2api.deploy.aws_client.tags; see tag_changes)."""
+    return dict(tags=dict(type="dict"), purge_tags=dict(type="bool", default=True))
+
+
 def aws_suboptions() -> Dict[str, Dict[str, Any]]:
     """The connection options as the suboptions of an option of type dict, a block of a module that is not only
     AWS's (credential_rotation's ``elasticache`` and ``consumers[]``): :func:`aws_argument_spec` without

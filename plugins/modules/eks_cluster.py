@@ -37,12 +37,11 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - nl2api.deploy.aws_client
+  - nl2api.deploy.aws_client.tags
 attributes:
   check_mode:
-    support: full
     details: Makes only C(Describe*) and C(List*) calls and returns the cluster as it would be.
   diff_mode:
-    support: full
     details: Before and after of the managed properties and access entries.
 options:
   state:
@@ -159,15 +158,6 @@ options:
                 description: Namespaces, with O(access_entries[].policies[].access_scope.type=namespace) only.
                 type: list
                 elements: str
-  tags:
-    description:
-      - Tags of the cluster. When not set, tags are not managed.
-    type: dict
-  purge_tags:
-    description:
-      - Remove tags not in O(tags). Only when O(tags) is set.
-    type: bool
-    default: true
   wait:
     description:
       - Wait until the cluster is C(ACTIVE) after creating or updating it, or gone after deleting it. Between two
@@ -262,6 +252,7 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import (
     AwsResource,
     WaitTimeout,
     aws_argument_spec,
+    aws_tags_spec,
     merged_tags,
     run_resource_module,
     tag_changes,
@@ -305,8 +296,7 @@ def argument_spec():
         logging=dict(type="list", elements="str", choices=LOG_TYPES, default=list(LOG_TYPES)),
         authentication_mode=dict(type="str", choices=["API", "API_AND_CONFIG_MAP"], default="API"),
         access_entries=dict(type="list", elements="dict", options=entry, default=[]),
-        tags=dict(type="dict"),
-        purge_tags=dict(type="bool", default=True),
+        **aws_tags_spec(),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),
     )

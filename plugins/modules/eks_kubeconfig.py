@@ -25,10 +25,8 @@ extends_documentation_fragment:
   - nl2api.deploy.aws_client
 attributes:
   check_mode:
-    support: full
     details: Reports whether the file would change, without writing it.
   diff_mode:
-    support: full
     details: The file's content before and after.
 options:
   state:

@@ -35,12 +35,11 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - nl2api.deploy.aws_client
+  - nl2api.deploy.aws_client.tags
 attributes:
   check_mode:
-    support: full
     details: Makes only C(Describe*) and C(ListTagsForResource) calls and returns the group as it would be.
   diff_mode:
-    support: full
     details: Before and after of the managed properties (the AUTH token only as C(auth_token_enabled)).
 options:
   state:
@@ -165,12 +164,6 @@ options:
   tags:
     description:
       - Tags of the group (and of a subnet group the module creates). When not set, tags are not managed.
-    type: dict
-  purge_tags:
-    description:
-      - Remove tags not in O(tags) (except C(aws:*) ones). Only when O(tags) is set.
-    type: bool
-    default: true
   apply_immediately:
     description:
       - Apply modifications now rather than in the next maintenance window.
@@ -295,6 +288,7 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import (
     AwsResource,
     WaitTimeout,
     aws_argument_spec,
+    aws_tags_spec,
     merged_tags,
     run_resource_module,
     tag_changes,
@@ -354,8 +348,7 @@ def argument_spec():
         snapshot_retention_limit=dict(type="int"),
         snapshot_window=dict(type="str"),
         maintenance_window=dict(type="str"),
-        tags=dict(type="dict"),
-        purge_tags=dict(type="bool", default=True),
+        **aws_tags_spec(),
         apply_immediately=dict(type="bool", default=True),
         final_snapshot_identifier=dict(type="str"),
         wait=dict(type="bool", default=True),

@@ -30,12 +30,11 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - nl2api.deploy.aws_client
+  - nl2api.deploy.aws_client.tags
 attributes:
   check_mode:
-    support: full
     details: Makes only C(List*) and C(Get*) calls and returns the provider as it would be.
   diff_mode:
-    support: full
     details: Before and after of the URL, client IDs, thumbprints and tags.
 options:
   state:
@@ -70,15 +69,6 @@ options:
         The thumbprints of an existing provider are left as they are."
     type: list
     elements: str
-  tags:
-    description:
-      - Tags of the provider. When not set, tags are not managed.
-    type: dict
-  purge_tags:
-    description:
-      - Remove tags not in O(tags). Only when O(tags) is set.
-    type: bool
-    default: true
 notes:
   - moto (the AWS mock) has no C(AddClientIDToOpenIDConnectProvider) or C(RemoveClientIDFromOpenIDConnectProvider);
     those requests are unit-tested against the real service model with botocore's Stubber.
@@ -142,6 +132,7 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.aws_client import (
     AwsCallError,
     AwsResource,
     aws_argument_spec,
+    aws_tags_spec,
     merged_tags,
     run_resource_module,
     tag_changes,
@@ -164,8 +155,7 @@ def argument_spec():
         url=dict(type="str", required=True),
         client_ids=dict(type="list", elements="str", default=["sts.amazonaws.com"]),
         thumbprints=dict(type="list", elements="str"),
-        tags=dict(type="dict"),
-        purge_tags=dict(type="bool", default=True),
+        **aws_tags_spec(),
     )
     return spec
 

@@ -49,8 +49,12 @@ def patch_exits(monkeypatch):
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
 
 
-def run_main(main, args, expect=ExitJson):
-    """Run `main` with module arguments `args`; return the result dict of the expected exit."""
+def run_main(main, args, expect=ExitJson, **flags):
+    """Run `main` with module arguments `args` and Ansible's flags (check_mode=True is _ansible_check_mode ...);
+    return the result dict of the expected exit."""
+    args = dict(args)
+    for flag, value in flags.items():
+        args["_ansible_%s" % flag] = value
     with patch_module_args(args):
         with pytest.raises(expect) as raised:
             main()

@@ -11,13 +11,14 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
+import functools
+
 import pytest
 
 from ansible_collections.nl2api.deploy.plugins.modules import (
     eks_cluster as module_under_test,
 )
 from ansible_collections.nl2api.deploy.tests.unit.plugins.modules.module_harness import (
-    ExitJson,
     FailJson,
     patch_exits,
     run_main,
@@ -116,11 +117,7 @@ def expect_entry(stubber, principal, groups=None, policies=None, found=True):
         {"clusterName": NAME, "principalArn": principal})
 
 
-def run(module_args, expect=ExitJson, **flags):
-    module_args = dict(module_args)
-    for flag, value in flags.items():
-        module_args["_ansible_%s" % flag] = value
-    return run_main(module_under_test.main, module_args, expect)
+run = functools.partial(run_main, module_under_test.main)
 
 
 def test_create_with_access_entries_exact_requests(client):

@@ -8,6 +8,7 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
+import functools
 import os
 import stat
 
@@ -17,7 +18,6 @@ import yaml
 from ansible_collections.nl2api.deploy.plugins.module_utils import aws_client
 from ansible_collections.nl2api.deploy.plugins.modules import eks_kubeconfig as module_under_test
 from ansible_collections.nl2api.deploy.tests.unit.plugins.modules.module_harness import (
-    ExitJson,
     FailJson,
     patch_exits,
     run_main,
@@ -32,11 +32,7 @@ def exits(monkeypatch):
     patch_exits(monkeypatch)
 
 
-def run(module_args, expect=ExitJson, **flags):
-    module_args = dict(module_args)
-    for flag, value in flags.items():
-        module_args["_ansible_%s" % flag] = value
-    return run_main(module_under_test.main, module_args, expect)
+run = functools.partial(run_main, module_under_test.main)
 
 
 def mode_of(path):

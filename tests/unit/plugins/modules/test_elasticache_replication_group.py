@@ -11,6 +11,7 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
+import functools
 import json
 
 import pytest
@@ -19,7 +20,6 @@ from ansible_collections.nl2api.deploy.plugins.modules import (
     elasticache_replication_group as module_under_test,
 )
 from ansible_collections.nl2api.deploy.tests.unit.plugins.modules.module_harness import (
-    ExitJson,
     FailJson,
     patch_exits,
     run_main,
@@ -103,11 +103,7 @@ def expect_modify(stubber, **params):
     stubber.add_response("modify_replication_group", {"ReplicationGroup": raw_group(status="modifying")}, params)
 
 
-def run(module_args, expect=ExitJson, **flags):
-    module_args = dict(module_args)
-    for flag, value in flags.items():
-        module_args["_ansible_%s" % flag] = value
-    return run_main(module_under_test.main, module_args, expect)
+run = functools.partial(run_main, module_under_test.main)
 
 
 def assert_no_token(result):

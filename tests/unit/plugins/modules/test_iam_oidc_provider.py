@@ -10,13 +10,14 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
+import functools
+
 import pytest
 
 from ansible_collections.nl2api.deploy.plugins.modules import (
     iam_oidc_provider as module_under_test,
 )
 from ansible_collections.nl2api.deploy.tests.unit.plugins.modules.module_harness import (
-    ExitJson,
     FailJson,
     patch_exits,
     run_main,
@@ -48,11 +49,7 @@ def args(**extra):
     return base
 
 
-def run(module_args, expect=ExitJson, **flags):
-    module_args = dict(module_args)
-    for flag, value in flags.items():
-        module_args["_ansible_%s" % flag] = value
-    return run_main(module_under_test.main, module_args, expect)
+run = functools.partial(run_main, module_under_test.main)
 
 
 def expect_list(stubber, arns):
