@@ -487,11 +487,11 @@ options:
           - Deployment namespace.
         type: str
         required: true
-      kubeconfig:
+      kubeconfig: &kubeconfig
         description:
-          - Kubeconfig file.
+          - Kubeconfig file. Default the in-cluster or standard configuration.
         type: path
-      context:
+      context: &context
         description:
           - Kubeconfig context.
         type: str
@@ -523,14 +523,8 @@ options:
         description:
           - Object namespace (not for V(ClusterTriggerAuthentication)).
         type: str
-      kubeconfig:
-        description:
-          - Kubeconfig file.
-        type: path
-      context:
-        description:
-          - Kubeconfig context.
-        type: str
+      kubeconfig: *kubeconfig
+      context: *context
 notes:
   - "Test hook: when the environment variable C(NL2API_ROTATION_FAULT) is C(<step>:<before|after>), for example
     C(revoke:before), the module kills itself with SIGKILL right before or after that step, once the state of the

@@ -44,6 +44,7 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine impo
     Credential,
     RotationError,
 )
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.options import redis_test_connection
 from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.redis import (
     check_password_login,
     default_password_client,
@@ -71,9 +72,16 @@ def aws_client(service: str, params: Mapping[str, Any], prefix: str) -> Any:
         raise RotationError("%s: %s" % (prefix, exc)) from None
 
 
-def _aws_error(exc: Exception, action: str, secrets: Iterable[Optional[str]]) -> RotationError:
-    """A RotationError for a boto3/botocore failure, secrets masked."""
-    return RotationError(mask("%s failed: %s" % (action, exc), secrets))
+def _call(client: Any, operation: str, action: str, secrets: Iterable[Optional[str]], missing: str = "",
+          **kwargs: Any) -> Optional[Dict[str, Any]]:
+    """``client.<operation>(**kwargs)``. A failure is a RotationError naming ``action`` (secrets masked), except
+    the AWS error code ``missing`` ("the resource does not exist"), which returns None."""
+    try:
+        return getattr(client, operation)(**kwargs)
+    except Exception as exc:  # pylint: disable=broad-except
+        if missing and error_code(exc) == missing:
+            return None
+        raise RotationError(mask("%s failed: %s" % (action, exc), secrets)) from None
 
 
 def elasticache_alphabet_problems(alphabet: str, length: int) -> List[str]:
@@ -122,14 +130,7 @@ class ElastiCacheBackend(Backend):
             raise RotationError("elasticache.host is required (the endpoint test_secret connects to)")
         self.wait_timeout = float(self.params.get("wait_timeout") or ELASTICACHE_WAIT_TIMEOUT)
         self.poll_interval = float(self.params.get("poll_interval") or ELASTICACHE_POLL_INTERVAL)
-        self.connection = {
-            "host": self.params["host"],
-            "port": self.params.get("port") or 6379,
-            "tls": True if self.params.get("tls") is None else self.params.get("tls"),
-            "ca_file": self.params.get("ca_file"),
-            "validate_certs": self.params.get("validate_certs", True),
-            "connect_timeout": self.params.get("connect_timeout"),
-        }
+        self.connection = redis_test_connection(self.params, self.params["host"], 6379)
         self._client = client
         self.redis_factory = redis_factory
         self._sleep = sleep
@@ -152,15 +153,9 @@ class ElastiCacheBackend(Backend):
         return {"username": None}
 
     def describe_group(self) -> Dict[str, Any]:
-        try:
-            answer = self.client.describe_replication_groups(ReplicationGroupId=self.group_id)
-        except Exception as exc:  # pylint: disable=broad-except
-            if error_code(exc) == "ReplicationGroupNotFoundFault":
-                raise RotationError(
-                    "elasticache.replication_group_id: replication group %s does not exist" % self.group_id
-                ) from None
-            raise _aws_error(exc, "DescribeReplicationGroups %s" % self.group_id, self._secrets) from None
-        groups = answer.get("ReplicationGroups") or []
+        answer = _call(self.client, "describe_replication_groups", "DescribeReplicationGroups %s" % self.group_id,
+                       self._secrets, missing="ReplicationGroupNotFoundFault", ReplicationGroupId=self.group_id)
+        groups = (answer or {}).get("ReplicationGroups") or []
         if not groups:
             raise RotationError("elasticache.replication_group_id: replication group %s does not exist" % self.group_id)
         return groups[0]
@@ -205,16 +200,9 @@ class ElastiCacheBackend(Backend):
             return [statement]
         if group.get("Status") != "available":
             self.wait_available()
-        try:
-            self.client.modify_replication_group(
-                ReplicationGroupId=self.group_id,
-                AuthToken=token,
-                AuthTokenUpdateStrategy=strategy,
-                ApplyImmediately=True,
-            )
-        except Exception as exc:  # pylint: disable=broad-except
-            raise _aws_error(exc, "ModifyReplicationGroup %s (%s)" % (self.group_id, strategy), self._secrets) \
-                from None
+        _call(self.client, "modify_replication_group", "ModifyReplicationGroup %s (%s)" % (self.group_id, strategy),
+              self._secrets, ReplicationGroupId=self.group_id, AuthToken=token, AuthTokenUpdateStrategy=strategy,
+              ApplyImmediately=True)
         self.wait_available()
         return [statement]
 
@@ -258,12 +246,10 @@ class AwsSecretsManagerConsumer(Consumer):
         return "aws_secretsmanager:%s" % self.secret_id
 
     def _load(self) -> Optional[Dict[str, Any]]:
-        try:
-            answer = self.client.get_secret_value(SecretId=self.secret_id)
-        except Exception as exc:  # pylint: disable=broad-except
-            if error_code(exc) == "ResourceNotFoundException":
-                return None
-            raise _aws_error(exc, "GetSecretValue %s" % self.secret_id, self._secrets) from None
+        answer = _call(self.client, "get_secret_value", "GetSecretValue %s" % self.secret_id, self._secrets,
+                       missing="ResourceNotFoundException", SecretId=self.secret_id)
+        if answer is None:
+            return None
         text = answer.get("SecretString")
         if text is None:
             raise RotationError("%s: secret %s holds binary data, not a JSON SecretString" % (self.where, self.secret_id))
@@ -291,10 +277,8 @@ class AwsSecretsManagerConsumer(Consumer):
                 )
             if check_mode:
                 return True
-            try:
-                self.client.create_secret(Name=self.secret_id, SecretString=json.dumps(values))
-            except Exception as exc:  # pylint: disable=broad-except
-                raise _aws_error(exc, "CreateSecret %s" % self.secret_id, self._secrets) from None
+            _call(self.client, "create_secret", "CreateSecret %s" % self.secret_id, self._secrets,
+                  Name=self.secret_id, SecretString=json.dumps(values))
             return True
         merged = dict(data)
         merged.update(values)
@@ -302,10 +286,8 @@ class AwsSecretsManagerConsumer(Consumer):
             return False
         if check_mode:
             return True
-        try:
-            self.client.put_secret_value(SecretId=self.secret_id, SecretString=json.dumps(merged))
-        except Exception as exc:  # pylint: disable=broad-except
-            raise _aws_error(exc, "PutSecretValue %s" % self.secret_id, self._secrets) from None
+        _call(self.client, "put_secret_value", "PutSecretValue %s" % self.secret_id, self._secrets,
+              SecretId=self.secret_id, SecretString=json.dumps(merged))
         return True
 
 

@@ -40,6 +40,7 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine impo
     Credential,
     RotationError,
 )
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.options import redis_test_connection
 from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.redis import (
     check_password_login,
     default_password_client,
@@ -92,14 +93,9 @@ class AzureRedisBackend(Backend):
             rest = RestClient(token, secrets=lambda: self._secrets)
         self.rest = rest
         self.redis_factory = redis_factory
-        self.connection = {
-            "host": self.params.get("host") or "%s.redis.cache.windows.net" % self.params["name"],
-            "port": self.params.get("port") or AZURE_REDIS_TLS_PORT,
-            "tls": True if self.params.get("tls") is None else self.params.get("tls"),
-            "ca_file": self.params.get("ca_file"),
-            "validate_certs": self.params.get("validate_certs", True),
-            "connect_timeout": self.params.get("connect_timeout"),
-        }
+        self.connection = redis_test_connection(
+            self.params, self.params.get("host") or "%s.redis.cache.windows.net" % self.params["name"],
+            AZURE_REDIS_TLS_PORT)
         #: Requests made (or, in check mode, that would be made) by create_server_secret, for the result.
         self.statements: List[str] = []
 

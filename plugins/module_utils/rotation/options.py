@@ -10,7 +10,7 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
-from typing import Any, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -58,6 +58,19 @@ def _test_connection_options(port: int) -> dict:
         validate_certs=dict(type="bool", default=True),
         connect_timeout=dict(type="float", default=5.0),
     )
+
+
+def redis_test_connection(settings: Mapping[str, Any], host: str, default_port: int) -> Dict[str, Any]:
+    """The connection test_secret makes to ``host`` from those options (redis.py's password_login_params keys);
+    unset options take the spec's defaults, so a backend built without the module gets the same."""
+    return {
+        "host": host,
+        "port": settings.get("port") or default_port,
+        "tls": True if settings.get("tls") is None else settings.get("tls"),
+        "ca_file": settings.get("ca_file"),
+        "validate_certs": settings.get("validate_certs", True),
+        "connect_timeout": settings.get("connect_timeout"),
+    }
 
 
 #: The together/exclusive rules of the engine options: the engine's own option is required, the others' excluded.
