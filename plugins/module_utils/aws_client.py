@@ -13,7 +13,8 @@ What lives here: the connection options (and their together/exclusive rules) and
 resolution of credentials, region and endpoint applies to every option left unset; :func:`aws_client` takes the
 options as a mapping and raises :class:`AwsClientError`, so a module and the credential rotation use the same
 code), botocore errors turned into one clear line with secrets masked, the resource module's main() shape
-(:func:`run_resource_module`), a bounded poller and tag helpers (maintenance windows: module_utils/maintenance_windows.py). Pure functions are unit-tested in
+(:func:`run_resource_module`), a bounded poller and tag helpers (maintenance windows:
+module_utils/maintenance_windows.py). Pure functions are unit-tested in
 tests/unit/plugins/module_utils/test_aws_client.py.
 """
 
