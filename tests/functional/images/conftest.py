@@ -74,13 +74,10 @@ def nl2api_images(docker_engine: DockerEngine, image_builder: Builder, image_con
 def app_database(docker_engine: DockerEngine, nl2api_images: ImageSet, pgvector_server: PgvectorServer
                  ) -> Iterator[Database]:
     """A database with the application's schema, applied by the migrations image as the chart's Job does."""
-    database = pgvector_server.create_database("images")
-    try:
+    with pgvector_server.temporary_database("images") as database:
         result = containers.migrate(docker_engine, nl2api_images, database)
         assert result.returncode == 0, result.stdout + result.stderr
         yield database
-    finally:
-        pgvector_server.drop_database(database)
 
 
 @pytest.fixture

@@ -25,8 +25,7 @@ def test_migrations_apply_once_and_the_second_run_changes_nothing(
     docker_engine: DockerEngine, nl2api_images: ImageSet, pgvector_server: PgvectorServer, image_source: Path
 ) -> None:
     files = sorted(p.name for p in (image_source / MIGRATIONS).glob("*.sql"))
-    database = pgvector_server.create_database("migrations_image")
-    try:
+    with pgvector_server.temporary_database("migrations_image") as database:
         first = containers.migrate(docker_engine, nl2api_images, database)
         assert first.returncode == 0, first.stdout + first.stderr
         assert [line.split()[-1] for line in first.stdout.splitlines() if line.startswith("applied ")] == files
@@ -46,5 +45,3 @@ def test_migrations_apply_once_and_the_second_run_changes_nothing(
         for output in (first, second):
             assert database.owner_password not in output.stdout + output.stderr
             assert pgvector_server.password not in output.stdout + output.stderr
-    finally:
-        pgvector_server.drop_database(database)

@@ -17,8 +17,5 @@ from support.pgvector_server import Database, PgvectorServer
 @pytest.fixture
 def database(pgvector_server: PgvectorServer) -> Iterator[Database]:
     """A fresh database owned by a fresh non-superuser role, dropped after the test."""
-    created = pgvector_server.create_database("migrate")
-    try:
+    with pgvector_server.temporary_database("migrate") as created:
         yield created
-    finally:
-        pgvector_server.drop_database(created)

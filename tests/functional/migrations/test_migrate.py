@@ -61,11 +61,8 @@ def migrations(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def untouched_database(pgvector_server: PgvectorServer) -> Iterator[Database]:
     """One database for the tests whose runs must fail before they change anything (they check that)."""
-    created = pgvector_server.create_database("untouched")
-    try:
+    with pgvector_server.temporary_database("untouched") as created:
         yield created
-    finally:
-        pgvector_server.drop_database(created)
 
 
 def write(directory: Path, files: dict[str, str]) -> None:

@@ -152,6 +152,15 @@ class PgvectorServer:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database.name)))
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(database.owner)))
 
+    @contextlib.contextmanager
+    def temporary_database(self, label: str) -> Iterator[Database]:
+        """create_database(label) for the block, dropped with its owner when the block ends."""
+        database = self.create_database(label)
+        try:
+            yield database
+        finally:
+            self.drop_database(database)
+
     def docker_exec(self, *command: str, check: bool = False) -> subprocess.CompletedProcess[str]:
         """Run a command inside the server's container (as its user, 10001)."""
         return self.engine.cli.run("exec", self.container, *command, check=check)
