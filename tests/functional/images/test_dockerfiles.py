@@ -119,9 +119,11 @@ def test_application_target_contract(target: str) -> None:
     else:
         assert 'CMD ["/usr/local/bin/nl2api-run", "--probe-http", "/health"]' in text
         assert "EXPOSE 8080" in text and '"--port", "8080"' in text
-    for label in ("source", "revision", "version", "created", "title", "base.name"):
-        assert f"org.opencontainers.image.{label}=" in text
+    # Its own title and description; the other labels it inherits from the runtime stage it is built on.
     assert f'org.opencontainers.image.title="nl2api-{target}"' in text
+    assert "org.opencontainers.image.description=" in text
+    for label in ("source", "revision", "version", "created", "base.name"):
+        assert f"org.opencontainers.image.{label}=" in stage("runtime")
 
 
 def test_migrations_target_contract() -> None:
