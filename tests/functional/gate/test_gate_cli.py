@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from support.ansible_cli import find_helm
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 GATE = REPO_ROOT / "bin" / "nl2api-gate"
-HELM = REPO_ROOT / ".venv" / "bin" / "helm"
 
 GOOD = """\
 # Source: nl2api/templates/api/deployment.yaml
@@ -260,8 +260,7 @@ spec:
 
 @pytest.fixture
 def chart(tmp_path: Path) -> Path:
-    if not (HELM.exists() or shutil.which("helm")):
-        pytest.fail("helm is required: scripts/setup.sh installs it into .venv/bin")
+    find_helm()  # bin/nl2api-gate runs helm itself: fail here, with what to install, when there is none
     root = tmp_path / "chart"
     (root / "templates").mkdir(parents=True)
     (root / "Chart.yaml").write_text("apiVersion: v2\nname: mini\nversion: 0.1.0\n")
