@@ -22,6 +22,7 @@ import jsonschema
 import pytest
 import yaml
 
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.chart_values import merge_maps
 from support.ansible_cli import find_helm
 from support.kube_api import strict_schema
 
@@ -87,14 +88,9 @@ def load_env_values(env: str) -> dict:
 
 
 def deep_merge(base: dict, override: dict) -> dict:
-    """Helm-like merge: maps merge recursively, everything else is replaced."""
-    result = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = deep_merge(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
+    """Helm's merge of values files (maps merge recursively, everything else is replaced), as the collection
+    computes it (chart_values.merge_maps), on a copy: the result shares nothing with either input."""
+    return merge_maps(copy.deepcopy(base), override)
 
 
 class Chart:
