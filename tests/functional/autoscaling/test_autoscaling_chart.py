@@ -6,7 +6,6 @@ the one Helm renders."""
 
 from __future__ import annotations
 
-import copy
 import functools
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 import yaml
 
 from support.ansible_cli import find_helm
+from support.kube_api import strict_schema
 
 from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling import chart_values
 from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.hpa import (
@@ -120,30 +120,8 @@ def crd_validator(kind: str) -> jsonschema.Draft7Validator:
     for path in sorted(CRD_DIR.glob("keda-*_keda.sh_%ss.yaml" % kind.lower())):
         crd = yaml.safe_load(path.read_text())
         version = next(v for v in crd["spec"]["versions"] if v.get("served"))
-        return jsonschema.Draft7Validator(_strict(version["schema"]["openAPIV3Schema"]))
+        return jsonschema.Draft7Validator(strict_schema(version["schema"]["openAPIV3Schema"], int_or_string=True))
     pytest.fail("no CRD for %s in %s" % (kind, CRD_DIR), pytrace=False)
-
-
-def _strict(schema: dict[str, Any]) -> dict[str, Any]:
-    """Unknown fields rejected, as the API server would prune them silently."""
-    schema = copy.deepcopy(schema)
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.pop("x-kubernetes-int-or-string", False):
-                node.pop("type", None)
-                node["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-            if "properties" in node and "additionalProperties" not in node \
-                    and not node.get("x-kubernetes-preserve-unknown-fields"):
-                node["additionalProperties"] = False
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(schema)
-    return schema
 
 
 def assert_valid(obj: dict[str, Any]) -> None:

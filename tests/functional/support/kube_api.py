@@ -61,16 +61,21 @@ def write_kubeconfig(path: Path, server: str, *, context: str = "fake", current:
     return path
 
 
-def strict_schema(node: Any) -> Any:
-    """An openAPIV3Schema that rejects unknown fields, as the API server does for structural CRD schemas."""
+def strict_schema(node: Any, *, int_or_string: bool = False) -> Any:
+    """An openAPIV3Schema that rejects unknown fields, as the API server does for structural CRD schemas. With
+    int_or_string, a node marked x-kubernetes-int-or-string accepts exactly an integer or a string, as the API server
+    checks it (jsonschema alone ignores the marker)."""
     if isinstance(node, dict):
-        node = {key: strict_schema(value) for key, value in node.items()}
+        node = {key: strict_schema(value, int_or_string=int_or_string) for key, value in node.items()}
+        if int_or_string and node.pop("x-kubernetes-int-or-string", False):
+            node.pop("type", None)
+            node["anyOf"] = [{"type": "integer"}, {"type": "string"}]
         if ("properties" in node and "additionalProperties" not in node
                 and not node.get("x-kubernetes-preserve-unknown-fields")):
             node["additionalProperties"] = False
         return node
     if isinstance(node, list):
-        return [strict_schema(value) for value in node]
+        return [strict_schema(value, int_or_string=int_or_string) for value in node]
     return node
 
 
