@@ -38,6 +38,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from support.ansible_cli import Run, clean_ansible_environment, find_tool
+
 ROOT = Path(__file__).resolve().parents[3]
 PLAYBOOK = ROOT / "playbooks" / "rotate_secrets.yml"
 DATA_LINK = "..data"
@@ -289,15 +291,8 @@ def redis_login_ok(server: Any, user: str, password: str) -> bool:
 
 
 @dataclass
-class PlaybookRun:
-    rc: int
-    stdout: str
-    stderr: str
+class PlaybookRun(Run):
     seconds: float
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
 
 
 class RotationScenario:
@@ -402,7 +397,7 @@ class RotationScenario:
                          encoding="utf-8")
         self.vault_password_file.write_text(self.vault_password + "\n", encoding="utf-8")
         os.chmod(self.vault_password_file, 0o600)
-        done = subprocess.run([_bin("ansible-vault"), "encrypt", "--vault-password-file", str(self.vault_password_file),
+        done = subprocess.run([find_tool("ansible-vault"), "encrypt", "--vault-password-file", str(self.vault_password_file),
                                str(vault)], cwd=ROOT, env=self.environment(), capture_output=True, text=True,
                               timeout=120, check=False)
         if done.returncode != 0 or not vault.read_text(encoding="utf-8").startswith("$ANSIBLE_VAULT;"):
@@ -410,17 +405,15 @@ class RotationScenario:
 
     # -- running the playbook
     def environment(self, fault: str | None = None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "K8S_AUTH_"))}
+        env = clean_ansible_environment(ANSIBLE_FORCE_COLOR="0", ANSIBLE_LOG_PATH=str(self.log_file))
         env.pop("NL2API_ROTATION_FAULT", None)
-        env.update(ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-                   ANSIBLE_LOG_PATH=str(self.log_file))
         if fault:
             env["NL2API_ROTATION_FAULT"] = fault
         return env
 
     def run_playbook(self, *extra: str, fault: str | None = None, timeout: float = 600) -> PlaybookRun:
         """ansible-playbook playbooks/rotate_secrets.yml -i <this inventory> --vault-password-file ... <extra>."""
-        cmd = [_bin("ansible-playbook"), str(PLAYBOOK), "-i", str(self.inventory), "--vault-password-file",
+        cmd = [find_tool("ansible-playbook"), str(PLAYBOOK), "-i", str(self.inventory), "--vault-password-file",
                str(self.vault_password_file), *extra]
         start = time.perf_counter()
         done = subprocess.run(cmd, cwd=ROOT, env=self.environment(fault), capture_output=True, text=True,
@@ -453,11 +446,3 @@ class RotationScenario:
     def load(self, threads: int = 2, pause: float = 0.0) -> LoadGenerator:
         return LoadGenerator(pg_server=self.pg, db_volume=self.db_volume, table=self.table, redis_server=self.redis,
                              redis_volume=self.redis_volume, threads=threads, pause=pause)
-
-
-def _bin(name: str) -> str:
-    """An Ansible command next to this Python (the repository's .venv), else on PATH."""
-    for candidate in (Path(sys.executable).parent / name, ROOT / ".venv" / "bin" / name):
-        if os.access(candidate, os.X_OK):
-            return str(candidate)
-    return name

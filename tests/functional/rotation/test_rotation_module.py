@@ -78,8 +78,35 @@ def redis_login_ok(server: RedisServer, user: str, password: str) -> bool:
 # ---------------------------------------------------------------------------------------------------- postgres
 
 
+class FileConsumerCase:
+    """What the cases share: the module's state directory, and a file consumer (a mounted Secret's volume) that
+    receives the credential under KEYS (username key, password key)."""
+
+    KEYS: tuple[str, str]
+    volume: Path
+    state_dir: Path
+
+    def module_args(self, credential: str, engine: str, section: str, connection: dict[str, Any],
+                    extra: dict[str, Any]) -> dict[str, Any]:
+        user_key, password_key = self.KEYS
+        return {
+            "credential": credential,
+            "engine": engine,
+            "state_dir": str(self.state_dir),
+            section: connection,
+            "consumers": [{"type": "file", "path": str(self.volume),
+                           "keys": {user_key: "username", password_key: "password"}}],
+            **extra,
+        }
+
+    def delivered(self) -> tuple[str, str]:
+        values = read_volume(self.volume)
+        return values[self.KEYS[0]], values[self.KEYS[1]]
+
+
 @dataclass
-class PgCase:
+class PgCase(FileConsumerCase):
+    KEYS = ("DATABASE_USER", "DATABASE_PASSWORD")
     server: PostgresServer
     group: str
     roles: list[str]
@@ -88,30 +115,17 @@ class PgCase:
     state_dir: Path
 
     def args(self, **extra: Any) -> dict[str, Any]:
-        args = {
-            "credential": f"pg-{self.group}",
-            "engine": "postgres",
-            "state_dir": str(self.state_dir),
-            "postgres": {
-                "host": self.server.host,
-                "port": self.server.port,
-                "admin_user": self.server.superuser,
-                "admin_password": self.server.password,
-                "database": self.server.dbname,
-                "sslmode": "verify-full",
-                "ca_file": str(self.server.ca_file),
-                "group_role": self.group,
-                "login_roles": self.roles,
-            },
-            "consumers": [{"type": "file", "path": str(self.volume),
-                           "keys": {"DATABASE_USER": "username", "DATABASE_PASSWORD": "password"}}],
-        }
-        args.update(extra)
-        return args
-
-    def delivered(self) -> tuple[str, str]:
-        values = read_volume(self.volume)
-        return values["DATABASE_USER"], values["DATABASE_PASSWORD"]
+        return self.module_args(f"pg-{self.group}", "postgres", "postgres", {
+            "host": self.server.host,
+            "port": self.server.port,
+            "admin_user": self.server.superuser,
+            "admin_password": self.server.password,
+            "database": self.server.dbname,
+            "sslmode": "verify-full",
+            "ca_file": str(self.server.ca_file),
+            "group_role": self.group,
+            "login_roles": self.roles,
+        }, extra)
 
     def authid(self, role: str) -> tuple[bool, str | None]:
         with self.server.connect() as conn:
@@ -240,7 +254,8 @@ def test_postgres_refuses_a_group_role_that_can_log_in(postgres_server: Postgres
 
 
 @dataclass
-class RedisCase:
+class RedisCase(FileConsumerCase):
+    KEYS = ("REDIS_USERNAME", "REDIS_PASSWORD")
     server: RedisServer
     user: str
     volume: Path
@@ -248,28 +263,15 @@ class RedisCase:
     state_dir: Path
 
     def args(self, **extra: Any) -> dict[str, Any]:
-        args = {
-            "credential": f"redis-{self.user}",
-            "engine": "redis_acl",
-            "state_dir": str(self.state_dir),
-            "redis": {
-                "login_host": self.server.host,
-                "login_port": self.server.tls_port,
-                "tls": True,
-                "ca_file": str(self.server.ca_file),
-                "login_user": self.server.admin_username,
-                "login_password": self.server.admin_password,
-                "acl_user": self.user,
-            },
-            "consumers": [{"type": "file", "path": str(self.volume),
-                           "keys": {"REDIS_USERNAME": "username", "REDIS_PASSWORD": "password"}}],
-        }
-        args.update(extra)
-        return args
-
-    def delivered(self) -> tuple[str, str]:
-        values = read_volume(self.volume)
-        return values["REDIS_USERNAME"], values["REDIS_PASSWORD"]
+        return self.module_args(f"redis-{self.user}", "redis_acl", "redis", {
+            "login_host": self.server.host,
+            "login_port": self.server.tls_port,
+            "tls": True,
+            "ca_file": str(self.server.ca_file),
+            "login_user": self.server.admin_username,
+            "login_password": self.server.admin_password,
+            "acl_user": self.user,
+        }, extra)
 
     def password_hashes(self) -> list[str]:
         with self.server.client() as admin:
