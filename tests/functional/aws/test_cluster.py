@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import yaml
+from ansible_collections.nl2api.deploy.plugins.module_utils.node_pools import chart_placement
+from support.ansible_cli import find_helm
 
 from .conftest import Provisioned
+
+ROOT = Path(__file__).resolve().parents[3]
+#: The EKS API's taint effects, as Kubernetes spells them on the nodes.
+NODE_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "PREFER_NO_SCHEDULE": "PreferNoSchedule", "NO_EXECUTE": "NoExecute"}
 
 
 def test_iam_roles_and_kms_key(provisioned: Provisioned) -> None:
@@ -49,6 +57,58 @@ def test_node_groups(provisioned: Provisioned) -> None:
     assert workers["taints"] == [{"key": "nl2api.io/pool", "value": "workers", "effect": "NO_SCHEDULE"}]
     assert not api.get("taints")
     assert api["nodeRole"].endswith(":role/nl2api-dev-nodes")
+
+
+def tolerates(pod: dict[str, Any], taint: dict[str, str]) -> bool:
+    """Whether a pod spec tolerates a node taint, by the scheduler's matching rules."""
+    for toleration in pod.get("tolerations") or []:
+        operator = toleration.get("operator", "Equal")
+        key_matches = toleration.get("key") == taint["key"] or (not toleration.get("key") and operator == "Exists")
+        value_matches = operator == "Exists" or toleration.get("value", "") == taint.get("value", "")
+        if key_matches and value_matches and toleration.get("effect") in (None, "", taint["effect"]):
+            return True
+    return False
+
+
+def rendered_pods(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The pod specs of the staging release and of one batch, by app.kubernetes.io/component."""
+    batch = {"batch": {"enabled": True, "producer": {"label": "L", "tags": ["smoke"]}},
+             "worker": {"batchId": "0b7e3c1e-1111-4222-8333-444455556666"}, "entityService": {"enabled": True}}
+    pods = {}
+    for extra in ({"entityService": {"enabled": True}}, batch):
+        rendered = subprocess.run(
+            [find_helm(), "template", "rel", str(ROOT / "deploy" / "helm" / "nl2api"),
+             "-f", str(ROOT / "deploy" / "helm" / "environments" / "staging.yaml"), "-f", "-"],
+            input=json.dumps({**values, **{k: {**values.get(k, {}), **v} for k, v in extra.items()}}),
+            capture_output=True, text=True, check=True)
+        for doc in yaml.safe_load_all(rendered.stdout):
+            if doc and doc["kind"] in ("Deployment", "Job"):
+                pods[doc["metadata"]["labels"]["app.kubernetes.io/component"]] = doc["spec"]["template"]["spec"]
+    return pods
+
+
+def test_the_pods_land_on_the_node_groups_made_for_them(provisioned: Provisioned) -> None:
+    """The node groups the cluster role made (read back from EKS) and the placement the app role gives the chart
+    come from one definition (module_utils/node_pools.py): a label or taint changed on one side only fails here."""
+    eks = provisioned.moto.client("eks")
+    groups = {name: eks.describe_nodegroup(clusterName="nl2api-dev", nodegroupName=name)["nodegroup"]
+              for name in ("api", "workers")}
+    taints = {name: [dict(t, effect=NODE_EFFECTS[t["effect"]]) for t in group.get("taints") or []]
+              for name, group in groups.items()}
+    assert taints["workers"], "the spot workers group must be tainted, or any pod lands there"
+    pods = rendered_pods(chart_placement("aws"))
+    placed = {"api": "api", "entity-service": "api", "worker": "workers", "producer": "workers"}
+    assert set(placed) <= set(pods), sorted(pods)
+    for component, pool in placed.items():
+        pod = pods[component]
+        assert pod.get("nodeSelector") and pod["nodeSelector"].items() <= groups[pool]["labels"].items(), component
+        assert all(tolerates(pod, taint) for taint in taints[pool]), f"{component} does not tolerate {taints[pool]}"
+        for other in set(groups) - {pool}:
+            assert not pod["nodeSelector"].items() <= groups[other]["labels"].items(), f"{component} fits {other}"
+    # Nothing else of the release tolerates the workers' taint: the spot pool is the workers' alone.
+    for component, pod in pods.items():
+        if placed.get(component) != "workers":
+            assert not any(tolerates(pod, taint) for taint in taints["workers"]), component
 
 
 def oidc_provider_arn(provisioned: Provisioned) -> str:
