@@ -197,12 +197,7 @@ def test_unknown_kinds_are_reported(h):
 
 
 def _deploy_gate():
-    """The collection's deploy gate, imported from this working tree."""
-    import sys  # pylint: disable=import-outside-toplevel
-
-    collections = str(Path(__file__).resolve().parents[3] / "collections")
-    if collections not in sys.path:
-        sys.path.insert(0, collections)
+    """The collection's deploy gate, imported from this working tree (pytest.ini puts collections/ on the path)."""
     from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate import gate as deploy_gate  # pylint: disable=import-outside-toplevel
 
     return deploy_gate

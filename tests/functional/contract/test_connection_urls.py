@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT / "collections") not in sys.path:
-    sys.path.insert(0, str(ROOT / "collections"))
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.connection_urls import (  # noqa: E402
+from ansible_collections.nl2api.deploy.plugins.module_utils.connection_urls import (
     EndpointError, app_secret_data, postgres_url_template, redis_url_template)
-from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.urls import build_url  # noqa: E402
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.urls import build_url
 
 CHART = ROOT / "deploy" / "helm" / "nl2api"
 HELM = str(ROOT / ".venv" / "bin" / "helm")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import secrets
 import string
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,16 +29,14 @@ from support.moto_server import MotoServer
 from support.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT / "collections") not in sys.path:
-    sys.path.insert(0, str(ROOT / "collections"))
 
-from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (  # noqa: E402
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (
     Credential,
     RotationEngine,
     RotationError,
     StateStore,
 )
-from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.aws import (  # noqa: E402
+from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.aws import (
     build_backend,
     build_consumer,
 )
