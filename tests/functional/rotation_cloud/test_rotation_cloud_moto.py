@@ -28,7 +28,6 @@ import pytest
 from support.moto_server import MotoServer
 from support.redis_server import RedisServer
 
-
 from ansible_collections.nl2api.deploy.plugins.module_utils.rotation.engine import (
     Credential,
     RotationEngine,
