@@ -9,18 +9,20 @@ inventories themselves pass: tests/functional/inventories renders each of them.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from inventories.test_site_render import BadInventory, broken_copy, recap, run_site
+from inventories.test_site_render import ROOT, BadInventory, broken_copy, recap, run_site
 
 
 def autoscaling_typo() -> BadInventory:
     """prod's worker autoscaling, under a misspelled name: without the check, the intent is dropped silently."""
-    path = Path(__file__).resolve().parents[3] / "inventories" / "prod" / "group_vars" / "all" / "autoscaling.yml"
+    path = ROOT / "inventories" / "prod" / "group_vars" / "all" / "autoscaling.yml"
     intent = yaml.safe_load(path.read_text(encoding="utf-8"))["app_worker_autoscaling"]
     return BadInventory("autoscaling", "prod", {"app_worker_autoscalling": intent}, remove=("app_worker_autoscaling",))
 
@@ -73,3 +75,21 @@ def test_the_allow_list_lets_a_shipped_inventory_with_the_users_own_variables_re
     result = run_site(inventory, "-e", "app_site_region=eu")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert (render_dir / "nl2api.yaml").is_file()
+
+
+@pytest.mark.parametrize(("playbook", "extra", "name", "suggestion"), [
+    ("rollback.yml", ("-e", "app_rollback_revison=3"), "app_rollback_revison", "app_rollback_revision"),
+    ("rotate_secrets.yml", ("--tags", "validate", "-e", "rotation_forse=true"), "rotation_forse", "rotation_force"),
+    ("run_batch.yml", ("-e", "batch_lable=baseline"), "batch_lable", "batch_label"),
+], ids=["rollback", "rotate_secrets", "run_batch"])
+def test_the_other_playbooks_refuse_a_typo_first(playbook: str, extra: tuple[str, ...], name: str, suggestion: str) -> None:
+    """No cluster is needed: the check is the first task, so the run stops before any connection."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    result = subprocess.run(
+        ["ansible-playbook", str(ROOT / "playbooks" / playbook), "-i", str(ROOT / "inventories" / "dev"), *extra],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert f"- {name}: no role of nl2api.deploy declares it (did you mean {suggestion}?)" in output, output[-3000:]
+    assert recap(result.stdout) == {**recap(result.stdout), "changed": 0, "failed": 1}
