@@ -50,6 +50,7 @@ from ansible_collections.nl2api.deploy.plugins.module_utils.deploy_gate.common i
     labels_match_selector,
     make_finding,
 )
+from ansible_collections.nl2api.deploy.plugins.module_utils.image_refs import PINNED_ENVIRONMENTS, tag_problem
 
 PSS = "(restricted pod security)"
 
@@ -355,9 +356,10 @@ def parse_image(image: str) -> Tuple[str, Optional[str], Optional[str]]:
 
 
 def check_image_tags(obj: Any, environment: str) -> List[Finding]:
-    """No ``latest`` or untagged image in staging/prod (a digest pins the image too)."""
+    """Every image pinned as the environment requires (module_utils/image_refs.py: staging no ``latest`` or untagged
+    image, prod a digest, semantic version or commit-SHA tag)."""
     template = pod_template(obj)
-    if template is None or environment not in STRICT_ENVIRONMENTS:
+    if template is None or environment not in PINNED_ENVIRONMENTS:
         return []
     findings = []
     for container in containers(template):
@@ -365,14 +367,9 @@ def check_image_tags(obj: Any, environment: str) -> List[Finding]:
         if not isinstance(image, str) or not image:
             continue
         tag, digest = parse_image(image)[1:]
-        field = join_path(container.path, "image")
-        if digest:
-            continue
-        if tag is None:
-            findings.append(make_finding(obj, field, "image %s has no tag: pin a version tag or a digest in %s" % (image, environment),
-                                         CHECK_IMAGE_TAG))
-        elif tag == "latest":
-            findings.append(make_finding(obj, field, "image %s uses the latest tag: pin a version tag or a digest in %s" % (image, environment),
+        problem = tag_problem(tag, digest, environment)
+        if problem:
+            findings.append(make_finding(obj, join_path(container.path, "image"), "image %s %s" % (image, problem),
                                          CHECK_IMAGE_TAG))
     return findings
 

@@ -251,6 +251,20 @@ def test_latest_or_untagged_image_is_fine_in_local_and_dev(image, environment):
     assert mutated(lambda m: api_container(m).update(image=image), environment) == []
 
 
+@pytest.mark.parametrize("tag", ["main", "master", "dev", "LATEST", "stable", "release-2024", "1.4"])
+def test_a_branch_like_tag_fails_in_prod_only(tag):
+    image = "registry.example.com/nl2api/api:" + tag
+    assert mutated(lambda m: api_container(m).update(image=image), "prod") == fail("image-tag", API + ".image")
+    expected_staging = fail("image-tag", API + ".image") if tag == "LATEST" else []
+    assert mutated(lambda m: api_container(m).update(image=image), "staging") == expected_staging
+
+
+@pytest.mark.parametrize("tag", ["1.4.2", "v2.0.0-rc.1", "0123abc", "4dfd54937c5374f9a285301c2210a7a7cc312819",
+                                 "4dfd549-1.4.2"])
+def test_a_version_or_commit_tag_passes_in_prod(tag):
+    assert mutated(lambda m: api_container(m).update(image="registry.example.com/nl2api/api:" + tag), "prod") == []
+
+
 def test_digest_pins_an_image():
     digest = "sha256:" + "a" * 64
     assert mutated(lambda m: api_container(m).update(image="registry.example.com:5000/nl2api/api@" + digest)) == []
