@@ -8,7 +8,8 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: unknown_variables
-author: nl2api-deploy maintainers
+author:
+  - nl2api-deploy maintainers (@nl2api)
 version_added: 0.1.0
 short_description: The variables an inventory or -e sets under the collection's prefixes that no role declares
 description:

@@ -103,10 +103,8 @@ def run_role(kubeconfig: Path, tmp_path: Path, *extra: str, credentials: dict[st
     playbook = tmp_path / "seed.yml"
     playbook.write_text(yaml.safe_dump([{
         "name": "Seed the app Secret", "hosts": "localhost", "gather_facts": False,
-        "tasks": [{"name": "Validate", "ansible.builtin.include_role": {
-                      "name": "nl2api.deploy.app", "tasks_from": "validate_credentials"}},
-                  {"name": "Seed", "ansible.builtin.include_role": {
-                      "name": "nl2api.deploy.app", "tasks_from": "credentials"}}]}]))
+        "tasks": [{"name": step, "ansible.builtin.include_role": {"name": "nl2api.deploy.app", "tasks_from": entry}}
+                  for step, entry in (("Validate", "validate_credentials"), ("Seed", "credentials"))]}]))
     variables = {"nl2api_environment": "staging", "app_namespace": NAMESPACE, "app_credentials_secret": SECRET,
                  "app_kubeconfig": str(kubeconfig), "app_external_database": DATABASE,
                  "app_external_redis": REDIS, "app_credentials": CREDENTIALS if credentials is None else credentials}

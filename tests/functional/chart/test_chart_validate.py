@@ -9,7 +9,6 @@ Covers every environment and a pairwise covering set of toggle combinations.
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 

@@ -17,7 +17,6 @@ from support.kube_api import write_kubeconfig
 from support.ports import free_port
 
 
-
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return clean_ansible_environment(
         ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / "collections"),

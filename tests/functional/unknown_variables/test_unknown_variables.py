@@ -57,7 +57,7 @@ def test_a_typo_stops_preflight_naming_the_variable_and_the_suggestion(
 def test_every_unknown_variable_is_named_in_one_message_and_the_allow_list_lets_the_users_own_through(
         tmp_path: Path) -> None:
     case = BadInventory("several", "dev", {"redis_multiaz": True, "app_site_owner": "team-a", "nl2api_team": "a",
-                                               "nl2api_extra_variables": ["app_site_*", "nl2api_team"]})
+                                           "nl2api_extra_variables": ["app_site_*", "nl2api_team"]})
     inventory, render_dir = broken_copy(case, tmp_path)
     output = assert_refused_before_any_change(inventory, render_dir, "-e", "cluster_addons_keda_enabld=true")
     message = re.search(r"msg: \|-\n((?:\s+.*\n)+)", output)
