@@ -76,7 +76,7 @@ options:
     description:
       - The revision to roll back to. Must exist in C(helm history) and have deployed successfully, unless
         O(force=true).
-      - When not set (or V(0)), the previous good revision, as described above.
+      - When not set, the previous good revision, as described above. V(0) and negative numbers are refused.
     type: int
   force:
     description:
@@ -459,8 +459,9 @@ def validate(params):
                         "most 53 characters)" % params["release_name"])
     if not params["release_namespace"]:
         problems.append("release_namespace must not be empty")
-    if params.get("revision") is not None and params["revision"] < 0:
-        problems.append("revision must be 1 or more, or unset (0) for the previous good revision; got %d"
+    # Helm numbers revisions from 1; a 0 would read as "the previous one" to some and as a typo to others.
+    if params.get("revision") is not None and params["revision"] < 1:
+        problems.append("revision must be 1 or more, or unset for the previous good revision; got %d"
                         % params["revision"])
     if not valid_duration(params["wait_timeout"]):
         problems.append("wait_timeout %r is not a Go duration such as 5m, 300s or 1h30m" % params["wait_timeout"])

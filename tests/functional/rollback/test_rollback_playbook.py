@@ -3,6 +3,8 @@ the module's message, and refuse a revision that is not a number before touching
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_syntax(run_playbook):
     run = run_playbook("--syntax-check")
@@ -24,9 +26,10 @@ def test_check_mode_with_the_environment_kubeconfig(run_playbook, unreachable_ku
     assert "Kubernetes cluster unreachable" in run.stdout + run.stderr
 
 
-def test_a_revision_that_is_not_a_number_is_refused_first(run_playbook, unreachable_kubeconfig):
-    run = run_playbook("-e", "app_rollback_revision=latest", "-e", "app_kubeconfig=%s" % unreachable_kubeconfig)
+@pytest.mark.parametrize("revision", ["latest", "0"])
+def test_a_revision_that_is_not_a_revision_number_is_refused_first(run_playbook, unreachable_kubeconfig, revision):
+    run = run_playbook("-e", "app_rollback_revision=%s" % revision, "-e", "app_kubeconfig=%s" % unreachable_kubeconfig)
     output = run.stdout + run.stderr
     assert run.rc == 2
-    assert "app_rollback_revision must be a revision number" in output and "(got latest)" in output
+    assert "app_rollback_revision must be a revision number (1 or more)" in output and "(got %s)" % revision in output
     assert "TASK [Roll back nl2api]" not in output

@@ -279,6 +279,7 @@ def test_missing_kubeconfig_file_is_named(monkeypatch, helm_binary):
 @pytest.mark.parametrize("extra, message", [
     ({"release_name": "NL2API"}, "release_name 'NL2API' is not a valid Helm release name"),
     ({"revision": -2}, "revision must be 1 or more"),
+    ({"revision": 0}, "revision must be 1 or more, or unset for the previous good revision; got 0"),
     ({"wait_timeout": "ten minutes"}, "wait_timeout 'ten minutes' is not a Go duration"),
     ({"history_max": -1}, "history_max must be 0 (keep all) or more"),
     ({"release_namespace": ""}, "release_namespace must not be empty"),
