@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
+from support.ansible_cli import Run, clean_ansible_environment, find_tool
 from support.kube_api import not_found, serve_kube_api, status, write_kubeconfig
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -98,8 +98,7 @@ def cluster(tmp_path: Path) -> Iterator[tuple[SecretStore, Path]]:
         yield store, write_kubeconfig(tmp_path / "kubeconfig", url)
 
 
-def run_role(kubeconfig: Path, tmp_path: Path, *extra: str, credentials: dict[str, str] | None = None
-             ) -> subprocess.CompletedProcess[str]:
+def run_role(kubeconfig: Path, tmp_path: Path, *extra: str, credentials: dict[str, str] | None = None) -> Run:
     playbook = tmp_path / "seed.yml"
     playbook.write_text(yaml.safe_dump([{
         "name": "Seed the app Secret", "hosts": "localhost", "gather_facts": False,
@@ -108,20 +107,19 @@ def run_role(kubeconfig: Path, tmp_path: Path, *extra: str, credentials: dict[st
     variables = {"nl2api_environment": "staging", "app_namespace": NAMESPACE, "app_credentials_secret": SECRET,
                  "app_kubeconfig": str(kubeconfig), "app_external_database": DATABASE,
                  "app_external_redis": REDIS, "app_credentials": CREDENTIALS if credentials is None else credentials}
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    return subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(playbook),
+    done = subprocess.run([find_tool("ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
                            "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", json.dumps(variables), *extra],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+                          cwd=ROOT, env=clean_ansible_environment(), capture_output=True, text=True, timeout=300,
+                          check=False)
+    return Run(done.returncode, done.stdout, done.stderr)
 
 
-def changed(result: subprocess.CompletedProcess[str]) -> int:
-    match = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+)", result.stdout)
-    assert match, result.stdout[-3000:] + result.stderr[-2000:]
-    return int(match.group(1))
+def changed(result: Run) -> int:
+    return result.recap()["changed"]
 
 
-def assert_no_credential_in(result: subprocess.CompletedProcess[str]) -> None:
-    output = result.stdout + result.stderr
+def assert_no_credential_in(result: Run) -> None:
+    output = result.output
     for value in CREDENTIALS.values():
         if value.startswith("Seed-"):
             assert value not in output
@@ -132,7 +130,7 @@ def test_the_first_deploy_creates_the_secret_the_chart_reads_and_the_second_chan
         cluster: tuple[SecretStore, Path], tmp_path: Path) -> None:
     store, kubeconfig = cluster
     first = run_role(kubeconfig, tmp_path, "-vvv", "--diff")
-    assert first.returncode == 0, first.stdout[-4000:]
+    assert first.rc == 0, first.stdout[-4000:]
     assert changed(first) == 1 and store.writes == [("POST", SECRET)]
     assert_no_credential_in(first)
     data = store.data()
@@ -146,7 +144,7 @@ def test_the_first_deploy_creates_the_secret_the_chart_reads_and_the_second_chan
     assert "seeded openfigi-api-key, postgres-migrations-password" in first.stdout
 
     second = run_role(kubeconfig, tmp_path, "--diff")
-    assert second.returncode == 0, second.stdout[-4000:]
+    assert second.rc == 0, second.stdout[-4000:]
     assert changed(second) == 0 and store.writes == [("POST", SECRET)]
     assert "has every key; its values are kept" in second.stdout
 
@@ -161,7 +159,7 @@ def test_a_rotated_secret_keeps_its_values_and_gets_only_the_keys_it_lacks(
                "redis-password": "rotated-token", "redis-url": "rediss://:rotated-token@master.cache.internal:6379/0"}
     store.put(SECRET, rotated)
     result = run_role(kubeconfig, tmp_path)
-    assert result.returncode == 0, result.stdout[-4000:]
+    assert result.rc == 0, result.stdout[-4000:]
     assert changed(result) == 1 and store.writes == [("PATCH", SECRET)]
     assert store.data() == dict(rotated, **{"openfigi-api-key": "Seed-figi-key-7"})
     assert "seeded openfigi-api-key from app_credentials" in result.stdout
@@ -173,7 +171,7 @@ def test_a_missing_credential_is_named_before_anything_is_written(
     credentials = {key: value for key, value in CREDENTIALS.items() if key != "postgres_password"}
     credentials["postgres_pasword"] = "Seed-typo-9"
     result = run_role(kubeconfig, tmp_path, credentials=credentials)
-    assert result.returncode != 0
+    assert result.rc != 0
     assert "app_credentials.postgres_password is required" in result.stdout
     assert "app_credentials.postgres_pasword is not a credential field" in result.stdout
     assert store.writes == [] and "Seed-typo-9" not in result.stdout + result.stderr

@@ -4,11 +4,11 @@ and cluster sides of that definition are held together by tests/functional/aws/t
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import yaml
+from support.ansible_cli import clean_ansible_environment
 
 ROOT = Path(__file__).resolve().parents[3]
 VAULT = ("-e", "vault_postgres_master_password=Test-master-password-1234",
@@ -16,7 +16,7 @@ VAULT = ("-e", "vault_postgres_master_password=Test-master-password-1234",
 
 
 def test_a_provisioned_prod_cluster_puts_the_api_on_its_on_demand_pool(tmp_path: Path) -> None:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", NL2API_IMAGE_TAG="0123456789ab")
+    env = clean_ansible_environment(NL2API_IMAGE_TAG="0123456789ab")
     result = subprocess.run(
         ["ansible-playbook", str(ROOT / "site.yml"), "-i", str(ROOT / "inventories" / "prod"), "--tags", "render",
          "-e", "nl2api_platform=aws", "-e", f"app_render_dir={tmp_path}", *VAULT],

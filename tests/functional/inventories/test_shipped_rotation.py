@@ -10,13 +10,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from ansible_collections.nl2api.deploy.plugins.module_utils.autoscaling.chart_values import load_values
+from support.ansible_cli import clean_ansible_environment
 
 ROOT = Path(__file__).resolve().parents[3]
 INVENTORIES = ("local", "dev", "staging", "prod")
@@ -29,28 +29,22 @@ VAULT = {
 }
 
 
-def ansible_env() -> dict[str, str]:
-    return dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-                ANSIBLE_DEPRECATION_WARNINGS="0")
-
-
 def rotation_settings(inventory: str) -> dict[str, Any]:
     """The inventory's nl2api_rotation_credentials, rendered by Ansible."""
     result = subprocess.run(
         ["ansible", "localhost", "-i", str(ROOT / "inventories" / inventory), "-m", "ansible.builtin.debug",
          "-a", "msg={{ nl2api_rotation_credentials | to_json }}", "-e", json.dumps(VAULT), "-o"],
-        cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=120, check=False)
+        cwd=ROOT, env=clean_ansible_environment(ANSIBLE_DEPRECATION_WARNINGS="0"), capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     payload = result.stdout.split("=>", 1)[1]
     return json.loads(json.loads(payload)["msg"])
 
 
-def environment_values(inventory: str) -> dict[str, Any]:
-    chart = yaml.safe_load((ROOT / "deploy" / "helm" / "nl2api" / "values.yaml").read_text(encoding="utf-8"))
-    env = yaml.safe_load((ROOT / "deploy" / "helm" / "environments" / f"{inventory}.yaml").read_text(encoding="utf-8"))
-    auth = dict(chart["worker"]["autoscaling"]["redis"]["auth"])
-    auth.update(((env.get("worker") or {}).get("autoscaling") or {}).get("redis", {}).get("auth") or {})
-    return {"keda_auth": auth}
+def keda_redis_auth(inventory: str) -> dict[str, Any]:
+    """worker.autoscaling.redis.auth as Helm merges the chart's values and the environment file."""
+    values = load_values(str(ROOT / "deploy" / "helm" / "nl2api"),
+                         [str(ROOT / "deploy" / "helm" / "environments" / f"{inventory}.yaml")])
+    return values["worker"]["autoscaling"]["redis"]["auth"]
 
 
 @pytest.mark.parametrize("inventory", INVENTORIES)
@@ -58,7 +52,7 @@ def test_the_rotation_settings_of_every_inventory_validate(inventory: str) -> No
     result = subprocess.run(
         ["ansible-playbook", str(ROOT / "playbooks" / "rotate_secrets.yml"), "-i", str(ROOT / "inventories" / inventory),
          "--tags", "validate", "-e", json.dumps(VAULT)],
-        cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=300, check=False)
+        cwd=ROOT, env=clean_ansible_environment(ANSIBLE_DEPRECATION_WARNINGS="0"), capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "failed=0" in result.stdout
     for secret in VAULT.values():
@@ -70,7 +64,7 @@ def test_the_redis_keys_keda_reads_are_rotated(inventory: str) -> None:
     settings = rotation_settings(inventory)
     redis = [spec for spec in settings.values() if spec["engine"] in ("redis_acl", "elasticache", "azure_redis")]
     assert redis, f"{inventory} rotates no Redis credential"
-    auth = environment_values(inventory)["keda_auth"]
+    auth = keda_redis_auth(inventory)
     wanted = {auth["passwordKey"]: "password"}
     if auth.get("usernameKey"):
         wanted[auth["usernameKey"]] = "username"
